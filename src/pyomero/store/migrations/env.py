@@ -1,0 +1,19 @@
+"""Alembic environment: runs on the connection ``store.migrate`` hands over."""
+
+from alembic import context
+
+from pyomero.store.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as connection:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

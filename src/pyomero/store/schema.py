@@ -1,0 +1,377 @@
+"""The SQL schema: one set of tables for SQLite and PostgreSQL.
+
+Table and column names follow OMERO's model (``projectdatasetlink``, ``parent``/``child``,
+``owner_id``/``group_id`` details) so that HQL and people who know OMERO's database find
+their way. Every object table carries details: owner, group, creation and update events.
+Alembic migrations in ``store/migrations`` create these tables; this module is their source.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# Ids are BIGINT on PostgreSQL and INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _pk() -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None) -> Column:
+    return Column(name, Id, ForeignKey(f"{target}.id", ondelete=ondelete), nullable=nullable)
+
+
+def _details() -> list[Column]:
+    return [
+        _fk("owner_id", "experimenter"),
+        _fk("group_id", "experimentergroup"),
+        _fk("creation_event_id", "event"),
+        _fk("update_event_id", "event"),
+    ]
+
+
+experimenter = Table(
+    "experimenter",
+    metadata,
+    _pk(),
+    Column("omename", String(255), nullable=False, unique=True),
+    Column("firstname", String(255), nullable=False),
+    Column("middlename", String(255), nullable=False, default=""),
+    Column("lastname", String(255), nullable=False),
+    Column("email", String(255), nullable=False, default=""),
+    Column("institution", String(255), nullable=False, default=""),
+    Column("ldap", Boolean, nullable=False, default=False),
+    Column("password_hash", String(255)),
+)
+
+experimentergroup = Table(
+    "experimentergroup",
+    metadata,
+    _pk(),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", Text),
+    Column("permissions", String(6), nullable=False),
+    Column("ldap", Boolean, nullable=False, default=False),
+)
+
+groupexperimentermap = Table(
+    "groupexperimentermap",
+    metadata,
+    _pk(),
+    _fk("parent", "experimentergroup", ondelete="CASCADE"),
+    _fk("child", "experimenter", ondelete="CASCADE"),
+    Column("owner", Boolean, nullable=False, default=False),
+    Column("child_index", Integer, nullable=False, default=0),
+    UniqueConstraint("parent", "child", name="uq_groupexperimentermap_parent_child"),
+    Index("ix_groupexperimentermap_child", "child"),
+)
+
+session = Table(
+    "session",
+    metadata,
+    _pk(),
+    Column("uuid", String(64), nullable=False, unique=True),
+    _fk("experimenter_id", "experimenter", ondelete="CASCADE"),
+    _fk("group_id", "experimentergroup"),
+    Column("started", DateTime, nullable=False),
+    Column("last_access", DateTime, nullable=False),
+    Column("time_to_idle", Integer, nullable=False),
+    Column("closed", DateTime),
+    Column("user_agent", String(255)),
+)
+
+event = Table(
+    "event",
+    metadata,
+    _pk(),
+    Column("experimenter_id", Id, nullable=False),
+    Column("group_id", Id, nullable=False),
+    Column("session_id", Id),
+    Column("type", String(32), nullable=False),
+    Column("time", DateTime, nullable=False),
+)
+
+
+def _object_table(name: str, *columns: Column | Index | UniqueConstraint) -> Table:
+    table = Table(name, metadata, _pk(), *columns, *_details())
+    Index(f"ix_{name}_group_owner", table.c.group_id, table.c.owner_id)
+    Index(f"ix_{name}_owner", table.c.owner_id)
+    return table
+
+
+def _link_table(name: str, parent: str, child: str) -> Table:
+    table = _object_table(
+        name,
+        _fk("parent", parent, ondelete="CASCADE"),
+        _fk("child", child, ondelete="CASCADE"),
+        UniqueConstraint("parent", "child", name=f"uq_{name}_parent_child"),
+    )
+    Index(f"ix_{name}_child", table.c.child)
+    return table
+
+
+project = _object_table(
+    "project",
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+)
+
+dataset = _object_table(
+    "dataset",
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+)
+
+image = _object_table(
+    "image",
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("acquisition_date", DateTime),
+    Column("archived", Boolean),
+    Column("partial", Boolean),
+    Column("series", Integer),
+    Column("format", String(64)),
+)
+
+projectdatasetlink = _link_table("projectdatasetlink", "project", "dataset")
+datasetimagelink = _link_table("datasetimagelink", "dataset", "image")
+
+pixels = _object_table(
+    "pixels",
+    _fk("image", "image", ondelete="CASCADE"),
+    Column("sizex", Integer, nullable=False),
+    Column("sizey", Integer, nullable=False),
+    Column("sizez", Integer, nullable=False),
+    Column("sizec", Integer, nullable=False),
+    Column("sizet", Integer, nullable=False),
+    Column("pixelstype", String(16), nullable=False),
+    Column("dimensionorder", String(8), nullable=False),
+    Column("physicalsizex", Float),
+    Column("physicalsizexunit", String(32)),
+    Column("physicalsizey", Float),
+    Column("physicalsizeyunit", String(32)),
+    Column("physicalsizez", Float),
+    Column("physicalsizezunit", String(32)),
+    Column("significantbits", Integer),
+    Column("sha1", String(64)),
+    Column("timeincrement", Float),
+    Column("timeincrementunit", String(32)),
+    Column("methodology", String(255)),
+    Column("waveincrement", Float),
+    Column("wavestart", Integer),
+    UniqueConstraint("image", name="uq_pixels_image"),
+)
+
+channel = _object_table(
+    "channel",
+    _fk("pixels", "pixels", ondelete="CASCADE"),
+    Column("index", Integer, nullable=False),
+    Column("red", Integer),
+    Column("green", Integer),
+    Column("blue", Integer),
+    Column("alpha", Integer),
+    Column("lookuptable", String(255)),
+    Column("name", String(255)),
+    Column("emissionwave", Float),
+    Column("emissionwaveunit", String(32)),
+    Column("excitationwave", Float),
+    Column("excitationwaveunit", String(32)),
+    Column("fluor", String(255)),
+    Column("ndfilter", Float),
+    Column("pinholesize", Float),
+    Column("pinholesizeunit", String(32)),
+    Column("pockelcellsetting", Integer),
+    Column("samplesperpixel", Integer),
+    Column("contrastmethod", String(64)),
+    Column("illumination", String(64)),
+    Column("mode", String(64)),
+    Column("photometricinterpretation", String(64)),
+    UniqueConstraint("pixels", "index", name="uq_channel_pixels_index"),
+)
+
+screen = _object_table(
+    "screen",
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("protocoldescription", Text),
+    Column("protocolidentifier", String(255)),
+    Column("reagentsetdescription", Text),
+    Column("reagentsetidentifier", String(255)),
+    Column("type", String(255)),
+)
+
+plate = _object_table(
+    "plate",
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("columnnamingconvention", String(16)),
+    Column("rownamingconvention", String(16)),
+    Column("columns", Integer),
+    Column("rows", Integer),
+    Column("defaultsample", Integer),
+    Column("externalidentifier", String(255)),
+    Column("status", String(255)),
+    Column("wellorigin_x", Float),
+    Column("wellorigin_xunit", String(32)),
+    Column("wellorigin_y", Float),
+    Column("wellorigin_yunit", String(32)),
+)
+
+screenplatelink = _link_table("screenplatelink", "screen", "plate")
+
+plateacquisition = _object_table(
+    "plateacquisition",
+    _fk("plate", "plate", ondelete="CASCADE"),
+    Column("name", String(255)),
+    Column("description", Text),
+    Column("maximumfieldcount", Integer),
+    Column("starttime", DateTime),
+    Column("endtime", DateTime),
+)
+Index("ix_plateacquisition_plate", plateacquisition.c.plate)
+
+well = _object_table(
+    "well",
+    _fk("plate", "plate", ondelete="CASCADE"),
+    Column("column", Integer, nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("externaldescription", Text),
+    Column("externalidentifier", String(255)),
+    Column("type", String(255)),
+    Column("red", Integer),
+    Column("green", Integer),
+    Column("blue", Integer),
+    Column("alpha", Integer),
+    Column("status", String(255)),
+    UniqueConstraint("plate", "row", "column", name="uq_well_plate_row_column"),
+)
+
+wellsample = _object_table(
+    "wellsample",
+    _fk("well", "well", ondelete="CASCADE"),
+    Column("well_index", Integer, nullable=False),
+    _fk("image", "image"),
+    _fk("plateacquisition", "plateacquisition", nullable=True, ondelete="SET NULL"),
+    Column("posx", Float),
+    Column("posxunit", String(32)),
+    Column("posy", Float),
+    Column("posyunit", String(32)),
+    Column("timepoint", DateTime),
+    UniqueConstraint("well", "well_index", name="uq_wellsample_well_index"),
+)
+Index("ix_wellsample_image", wellsample.c.image)
+Index("ix_wellsample_plateacquisition", wellsample.c.plateacquisition)
+
+roi = _object_table(
+    "roi",
+    _fk("image", "image", nullable=True, ondelete="CASCADE"),
+    Column("name", String(255)),
+    Column("description", Text),
+)
+Index("ix_roi_image", roi.c.image)
+
+shape = _object_table(
+    "shape",
+    _fk("roi", "roi", ondelete="CASCADE"),
+    Column("roi_index", Integer, nullable=False, default=0),
+    Column("discriminator", String(16), nullable=False),
+    Column("thez", Integer),
+    Column("thet", Integer),
+    Column("thec", Integer),
+    Column("fillcolor", Integer),
+    Column("fillrule", String(32)),
+    Column("strokecolor", Integer),
+    Column("strokewidth", Float),
+    Column("strokewidthunit", String(32)),
+    Column("strokedasharray", String(255)),
+    Column("fontfamily", String(255)),
+    Column("fontsize", Float),
+    Column("fontsizeunit", String(32)),
+    Column("fontstyle", String(64)),
+    Column("locked", Boolean),
+    Column("textvalue", Text),
+    Column("transform", String(255)),
+    Column("x", Float),
+    Column("y", Float),
+    Column("width", Float),
+    Column("height", Float),
+    Column("radiusx", Float),
+    Column("radiusy", Float),
+    Column("x1", Float),
+    Column("y1", Float),
+    Column("x2", Float),
+    Column("y2", Float),
+    Column("points", Text),
+    Column("markerstart", String(32)),
+    Column("markerend", String(32)),
+    Column("bytes", LargeBinary),
+)
+Index("ix_shape_roi", shape.c.roi)
+
+annotation = _object_table(
+    "annotation",
+    Column("discriminator", String(16), nullable=False),
+    Column("ns", String(255)),
+    Column("description", Text),
+    Column("textvalue", Text),
+    Column("longvalue", BigInteger),
+    Column("doublevalue", Float),
+    Column("boolvalue", Boolean),
+    Column("timevalue", DateTime),
+    Column("termvalue", String(255)),
+    Column("file", Id),
+)
+Index("ix_annotation_discriminator_ns", annotation.c.discriminator, annotation.c.ns)
+
+annotation_mapvalue = Table(
+    "annotation_mapvalue",
+    metadata,
+    _fk("annotation_id", "annotation", ondelete="CASCADE"),
+    Column("index", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", Text, nullable=False),
+    UniqueConstraint("annotation_id", "index", name="uq_annotation_mapvalue_annotation_id_index"),
+)
+
+#: The annotatable types and their link tables (``<type>annotationlink``).
+ANNOTATABLE = {
+    "project": project,
+    "dataset": dataset,
+    "image": image,
+    "screen": screen,
+    "plate": plate,
+    "plateacquisition": plateacquisition,
+    "well": well,
+    "roi": roi,
+    "shape": shape,
+    "channel": channel,
+    "experimenter": experimenter,
+    "experimentergroup": experimentergroup,
+}
+annotation_links = {
+    name: _link_table(f"{name}annotationlink", name, "annotation") for name in ANNOTATABLE
+}
