@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 NAMING = {
@@ -123,6 +124,13 @@ def _object_table(name: str, *columns: Column | Index | UniqueConstraint) -> Tab
     return table
 
 
+def _named_table(name: str, *columns: Column | Index | UniqueConstraint) -> Table:
+    """An object table with a ``name`` column, indexed for OMERO's ``lower(name), id`` order."""
+    table = _object_table(name, Column("name", String(255), nullable=False), *columns)
+    Index(f"ix_{name}_lower_name", func.lower(table.c.name), table.c.id)
+    return table
+
+
 def _link_table(name: str, parent: str, child: str) -> Table:
     table = _object_table(
         name,
@@ -134,21 +142,18 @@ def _link_table(name: str, parent: str, child: str) -> Table:
     return table
 
 
-project = _object_table(
+project = _named_table(
     "project",
-    Column("name", String(255), nullable=False),
     Column("description", Text),
 )
 
-dataset = _object_table(
+dataset = _named_table(
     "dataset",
-    Column("name", String(255), nullable=False),
     Column("description", Text),
 )
 
-image = _object_table(
+image = _named_table(
     "image",
-    Column("name", String(255), nullable=False),
     Column("description", Text),
     Column("acquisition_date", DateTime),
     Column("archived", Boolean),
@@ -213,9 +218,8 @@ channel = _object_table(
     UniqueConstraint("pixels", "index", name="uq_channel_pixels_index"),
 )
 
-screen = _object_table(
+screen = _named_table(
     "screen",
-    Column("name", String(255), nullable=False),
     Column("description", Text),
     Column("protocoldescription", Text),
     Column("protocolidentifier", String(255)),
@@ -224,9 +228,8 @@ screen = _object_table(
     Column("type", String(255)),
 )
 
-plate = _object_table(
+plate = _named_table(
     "plate",
-    Column("name", String(255), nullable=False),
     Column("description", Text),
     Column("columnnamingconvention", String(16)),
     Column("rownamingconvention", String(16)),
