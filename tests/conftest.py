@@ -39,3 +39,48 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str | None]:
     else:
         with postgres_database() as url:
             yield url
+
+
+ROOT_PASSWORD = "root-password"
+
+
+@pytest.fixture
+def instance(database_url: str | None, tmp_path: Path):
+    """A fresh instance (root's password is ROOT_PASSWORD) on each backend."""
+    from pyomero.services.instance import init_instance
+
+    inst = init_instance(tmp_path / "instance", root_password=ROOT_PASSWORD, database_url=database_url)
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def client(instance):
+    """A Starlette TestClient on the instance's app (anonymous until it logs in)."""
+    from starlette.testclient import TestClient
+
+    from pyomero.web.app import create_app
+
+    with TestClient(create_app(instance)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client(instance):
+    """A factory of independent ApiClients (separate cookies) on the same app."""
+    from starlette.testclient import TestClient
+
+    from pyomero.testing.http import ApiClient
+    from pyomero.web.app import create_app
+
+    app = create_app(instance)
+    opened = []
+
+    def make() -> ApiClient:
+        test_client = TestClient(app)
+        opened.append(test_client)
+        return ApiClient(test_client)
+
+    yield make
+    for test_client in opened:
+        test_client.close()

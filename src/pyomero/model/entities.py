@@ -38,7 +38,7 @@ class Experimenter:
     last_name: str
     middle_name: str = ""
     email: str = ""
-    institution: str = ""
+    institution: str | None = None
     ldap: bool = False
 
 

@@ -73,7 +73,7 @@ def add_user(
     password: str,
     admin: bool = False,
     email: str = "",
-    institution: str = "",
+    institution: str | None = None,
     middle_name: str = "",
 ) -> Experimenter:
     """Create a user in ``groups`` (the first is the default group) and in ``user``."""

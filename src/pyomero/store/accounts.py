@@ -66,7 +66,7 @@ def insert_experimenter(
     last_name: str,
     password_hash: str | None,
     email: str = "",
-    institution: str = "",
+    institution: str | None = None,
     middle_name: str = "",
     user_id: int | None = None,
 ) -> int:

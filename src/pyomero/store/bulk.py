@@ -315,7 +315,7 @@ def _row(
 def _named(spec: Mapping[str, Any], what: str) -> None:
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"a {what} needs a non-empty name", param="name")
+        raise InvalidInput(f"every {what} needs a non-empty name", param="name")
 
 
 def _chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:

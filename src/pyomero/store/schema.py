@@ -64,7 +64,7 @@ experimenter = Table(
     Column("middlename", String(255), nullable=False, default=""),
     Column("lastname", String(255), nullable=False),
     Column("email", String(255), nullable=False, default=""),
-    Column("institution", String(255), nullable=False, default=""),
+    Column("institution", String(255)),
     Column("ldap", Boolean, nullable=False, default=False),
     Column("password_hash", String(255)),
 )

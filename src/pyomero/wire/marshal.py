@@ -307,7 +307,17 @@ def encode_experimenter(e: Experimenter, permissions: Permissions | None = None)
     ``permissions`` defaults to :data:`EXPERIMENTER_PERMISSIONS` (``------``, all false).
     """
     perms = permissions or EXPERIMENTER_PERMISSIONS
-    key = (e.id, e.omename, e.first_name, e.middle_name, e.last_name, e.email, e.institution, perms)
+    key = (
+        "E",
+        e.id,
+        e.omename,
+        e.first_name,
+        e.middle_name,
+        e.last_name,
+        e.email,
+        e.institution,
+        perms,
+    )
     cached = _PEOPLE_CACHE.get(key)
     if cached is None:
         cached = {"@id": e.id, "@type": _T_EXPERIMENTER, "omero:details": _permissions_only(perms)}
@@ -327,7 +337,7 @@ def encode_group(g: ExperimenterGroup, permissions: Permissions | None = None) -
     ``permissions`` defaults to the group's own level with every ``can*`` flag false.
     """
     perms = permissions or _GROUP_PERMISSIONS[g.level]
-    key = (g.id, g.name, g.description, perms)
+    key = ("G", g.id, g.name, g.description, perms)
     cached = _PEOPLE_CACHE.get(key)
     if cached is None:
         cached = {"@id": g.id, "@type": _T_GROUP, "omero:details": _permissions_only(perms)}

@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("middlename", sa.String(length=255), nullable=False),
         sa.Column("lastname", sa.String(length=255), nullable=False),
         sa.Column("email", sa.String(length=255), nullable=False),
-        sa.Column("institution", sa.String(length=255), nullable=False),
+        sa.Column("institution", sa.String(length=255), nullable=True),
         sa.Column("ldap", sa.Boolean(), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_experimenter")),
