@@ -3,6 +3,7 @@ like ``omero group add`` / ``omero user add``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -26,7 +27,9 @@ def _level(type_name: str) -> GroupLevel:
 
 
 def _print(table: Table) -> None:
-    Console(soft_wrap=False, highlight=False).print(table)
+    """On a terminal, fit the table to its width; in a pipe, never wrap a row."""
+    width = None if sys.stdout.isatty() else 1000
+    Console(soft_wrap=False, highlight=False, width=width).print(table)
 
 
 @click.group()

@@ -56,6 +56,10 @@ _PORT = click.option(
 )
 
 
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def _show_url(url: str) -> str:
     """A database URL without its password, fit to print."""
     parts = urlsplit(url)
@@ -102,7 +106,7 @@ def serve_instance(
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"PYOMERO_{name.upper()}"] = str(value)
-    click.echo(f"pyomero serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
+    click.echo(f"pyomero serving {settings.data_dir} on {_url(settings.host, settings.port)}")
     import uvicorn  # here, so that administration commands start fast
 
     uvicorn.run(
@@ -154,7 +158,7 @@ def demo(
         finally:
             instance.close()
         settings = load_settings(target, overrides={"host": host, "port": port})
-        _print_demo(target, content, password, f"http://{settings.host}:{settings.port}/")
+        _print_demo(target, content, password, _url(settings.host, settings.port))
         if not no_serve:
             if temporary:
                 click.echo("The instance is deleted when the server stops.")

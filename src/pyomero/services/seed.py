@@ -8,7 +8,7 @@ the second demo user sees it read-only and the permission flags have something t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pyomero.model.permissions import GroupLevel
 from pyomero.services import accounts
@@ -79,54 +79,35 @@ def _image(name: str, day: int) -> bulk.ImageSpec:
     }
 
 
+def _shape(kind: str, **fields: Any) -> bulk.ShapeSpec:
+    """A shape on the middle plane, outlined in yellow unless ``fields`` say otherwise."""
+    spec = {
+        "kind": kind,
+        "thez": 2,
+        "thet": 0,
+        "strokecolor": rgba(255, 255, 0),
+        "strokewidth": 1.0,
+    }
+    return cast(bulk.ShapeSpec, spec | fields)
+
+
 def _shapes() -> list[bulk.ShapeSpec]:
-    yellow, cyan = rgba(255, 255, 0), rgba(0, 255, 255)
-    translucent = rgba(255, 255, 0, 64)
-    common: dict[str, Any] = {"thez": 2, "thet": 0, "strokecolor": yellow, "strokewidth": 1.0}
     return [
-        {
-            "kind": "Rectangle",
-            **common,
-            "x": 96.0,
-            "y": 80.0,
-            "width": 128.0,
-            "height": 96.0,
-            "fillcolor": translucent,
-            "textvalue": "nucleus",
-        },
-        {
-            "kind": "Ellipse",
-            **common,
-            "x": 320.0,
-            "y": 240.0,
-            "radiusx": 48.0,
-            "radiusy": 30.0,
-            "textvalue": "cell",
-        },
-        {
-            "kind": "Point",
-            **common,
-            "x": 256.0,
-            "y": 256.0,
-            "strokecolor": cyan,
-            "textvalue": "centre",
-        },
-        {
-            "kind": "Line",
-            **common,
-            "x1": 40.0,
-            "y1": 460.0,
-            "x2": 200.0,
-            "y2": 420.0,
-            "markerend": "Arrow",
-            "textvalue": "5 um",
-        },
-        {
-            "kind": "Polygon",
-            **common,
-            "points": [(380, 60), (470, 90), (450, 180), (360, 150)],
-            "textvalue": "region",
-        },
+        _shape(
+            "Rectangle",
+            x=96.0,
+            y=80.0,
+            width=128.0,
+            height=96.0,
+            textvalue="nucleus",
+            fillcolor=rgba(255, 255, 0, 64),
+        ),
+        _shape("Ellipse", x=320.0, y=240.0, radiusx=48.0, radiusy=30.0, textvalue="cell"),
+        _shape("Point", x=256.0, y=256.0, strokecolor=rgba(0, 255, 255), textvalue="centre"),
+        _shape("Line", x1=40.0, y1=460.0, x2=200.0, y2=420.0, markerend="Arrow", textvalue="5 um"),
+        _shape(
+            "Polygon", points=[(380, 60), (470, 90), (450, 180), (360, 150)], textvalue="region"
+        ),
     ]
 
 
@@ -140,7 +121,7 @@ def seed_demo(instance: Instance, *, password: str = "omero") -> dict[str, Any]:
     group = accounts.add_group(
         instance, name=DEMO_GROUP, level=GroupLevel.READ_ANNOTATE, description="pyomero demo lab"
     )
-    users = []
+    users: list[dict[str, Any]] = []
     for username, first, last, owner in DEMO_USERS:
         user = accounts.add_user(
             instance,
@@ -156,10 +137,10 @@ def seed_demo(instance: Instance, *, password: str = "omero") -> dict[str, Any]:
             accounts.add_to_group(instance, group=DEMO_GROUP, usernames=[username], owner=True)
         users.append({"id": user.id, "username": username, "password": password, "owner": owner})
 
-    owner_id = users[0]["id"]
+    owner_id: int = users[0]["id"]  # alice owns the content
     with instance.db.write() as conn:
         event_id = bulk.new_event(conn, owner_id=owner_id, group_id=group.id, kind="Import")
-        who = {"owner_id": owner_id, "group_id": group.id, "event_id": event_id}
+        who: bulk.Who = {"owner_id": owner_id, "group_id": group.id, "event_id": event_id}
         (project_id,) = bulk.insert_projects(
             conn, **who, projects=[{"name": "Cell division", "description": "HeLa cells, H2B-GFP"}]
         )

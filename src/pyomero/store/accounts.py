@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, text, update
 
@@ -19,26 +20,32 @@ from pyomero.store.schema import (
 )
 
 
-def experimenter_from_row(row: Row) -> Experimenter:
+def _mapping(row: Row | Mapping[str, Any]) -> Mapping[str, Any]:
+    return row._mapping if isinstance(row, Row) else row
+
+
+def experimenter_from_row(row: Row | Mapping[str, Any]) -> Experimenter:
+    row = _mapping(row)
     return Experimenter(
-        id=row.id,
-        omename=row.omename,
-        first_name=row.firstname,
-        last_name=row.lastname,
-        middle_name=row.middlename,
-        email=row.email,
-        institution=row.institution,
-        ldap=row.ldap,
+        id=row["id"],
+        omename=row["omename"],
+        first_name=row["firstname"],
+        last_name=row["lastname"],
+        middle_name=row["middlename"],
+        email=row["email"],
+        institution=row["institution"],
+        ldap=row["ldap"],
     )
 
 
-def group_from_row(row: Row) -> ExperimenterGroup:
+def group_from_row(row: Row | Mapping[str, Any]) -> ExperimenterGroup:
+    row = _mapping(row)
     return ExperimenterGroup(
-        id=row.id,
-        name=row.name,
-        level=GroupLevel(row.permissions),
-        description=row.description,
-        ldap=row.ldap,
+        id=row["id"],
+        name=row["name"],
+        level=GroupLevel(row["permissions"]),
+        description=row["description"],
+        ldap=row["ldap"],
     )
 
 
