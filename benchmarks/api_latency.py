@@ -11,9 +11,12 @@ and measures, with one keep-alive client and a warm-up before each series:
 - ``base``:     ``GET /api/v0/`` (no login, no database): the framework's floor;
 
 then requests per second with ``--clients`` concurrent connections for the single image
-GET and for ``GET /api/v0/`` (wrk when installed, else httpx threads), and as a baseline
-the database time alone of the 200-image page: the exact SQL statements the service runs
-(captured in-process, session lookup included) replayed through the raw DB-API cursor.
+GET and for ``GET /api/v0/`` (wrk when installed, else httpx threads), with the server's
+CPU time per request (user + system time of the server process tree, from /proc; on a
+shared machine it is steadier than requests/s; PostgreSQL's own processes are not in it).
+As a baseline it measures the database time alone of the 200-image page and of the single
+GET: the exact SQL statements the services run (captured in-process, session lookup
+included) replayed through the raw DB-API cursor.
 
 Everything is repeated ``--runs`` times against the same server; the summary gives the
 median of each figure over the runs. ``--json FILE`` keeps every run.

@@ -39,13 +39,13 @@ CSRF_MISSING = {"message": "CSRF Failed: CSRF token missing."}
 NOT_LOGGED_IN = {"message": "Not logged in"}
 TRACE = "Traceback (most recent call last):"
 
-#: Most API tests run on SQLite only: creating and dropping a PostgreSQL instance costs about
-#: 3 s here, so only the tests whose results depend on SQL (ordering, filters, counts, paging,
-#: transactions) run on both. ``PYOMERO_API_ALL_BACKENDS=1`` runs every test on both.
+#: Every API test runs on SQLite and PostgreSQL (each PostgreSQL instance is a clone of a
+#: template database). ``PYOMERO_API_SQLITE_ONLY=1`` runs the HTTP-level tests on SQLite
+#: only, for a quick local loop; the store-level and SQL-heavy tests always run on both.
 SQLITE_ONLY: list[pytest.MarkDecorator] = (
-    []
-    if os.environ.get("PYOMERO_API_ALL_BACKENDS")
-    else [pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
+    [pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
+    if os.environ.get("PYOMERO_API_SQLITE_ONLY")
+    else []
 )
 
 

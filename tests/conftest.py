@@ -15,6 +15,7 @@ import pytest
 from pyomero.testing.databases import postgres_available, postgres_database
 
 _PG = postgres_available()
+ROOT_PASSWORD = "root-password"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -41,15 +42,14 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str | None]:
             yield url
 
 
-ROOT_PASSWORD = "root-password"
-
-
 @pytest.fixture
 def instance(database_url: str | None, tmp_path: Path):
     """A fresh instance (root's password is ROOT_PASSWORD) on each backend."""
     from pyomero.services.instance import init_instance
 
-    inst = init_instance(tmp_path / "instance", root_password=ROOT_PASSWORD, database_url=database_url)
+    inst = init_instance(
+        tmp_path / "instance", root_password=ROOT_PASSWORD, database_url=database_url
+    )
     yield inst
     inst.close()
 

@@ -65,7 +65,13 @@ def test_user_in_groups_and_default_group(instance):
 def test_admin_flag_makes_a_system_member(instance):
     _lab(instance)
     accounts.add_user(
-        instance, username="boss", first_name="B", last_name="S", groups=["lab"], password="pw", admin=True
+        instance,
+        username="boss",
+        first_name="B",
+        last_name="S",
+        groups=["lab"],
+        password="pw",
+        admin=True,
     )
     ctx = accounts.login(instance, username="boss", password="pw")
     assert ctx.actor.is_admin and 0 in ctx.actor.member_of
@@ -98,7 +104,12 @@ def test_duplicates_and_unknown_groups_change_nothing(instance):
         )
     with pytest.raises(NotFound):
         accounts.add_user(
-            instance, username="bob", first_name="B", last_name="B", groups=["lab", "nope"], password="pw"
+            instance,
+            username="bob",
+            first_name="B",
+            last_name="B",
+            groups=["lab", "nope"],
+            password="pw",
         )
     assert accounts.list_users(instance) == before
 

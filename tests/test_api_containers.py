@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from apidata import (
     API,
     OWNER,
@@ -191,14 +189,9 @@ def test_datasets_plates(instance, make_client):
 
 
 @sqlite_only
-@pytest.mark.xfail(
-    reason="BUG: a plate *list* with exactly one item gets omero:wellsampleIndex and "
-    "url:wellsampleindex_wells, which only the single-plate GET adds (spec 2.6): "
-    "services/objects.py _extras() tests `kind == 'plate' and len(items) == 1`, which cannot "
-    "tell a one-item page from a single-object GET",
-    strict=True,
-)
 def test_plate_list_of_one_has_no_wellsample_index(instance, make_client):
+    """A plate list with one item is still a list: no wellsample index (only the single
+    GET adds it, spec 2.6)."""
     lab = make_lab(instance, make_client)
     pid = add_plate(instance, lab.uid, lab.gid, "Only plate").plate_id
     (item,) = get_json(lab.api, f"{M}/plates/")["data"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from apidata import (
@@ -337,6 +339,13 @@ def test_project_update(instance, make_client):
     unsafe_json(lab.api, "PUT", f"{M}/save/", 200, json=single)
     single = get_json(lab.api, f"{M}/projects/{pid}/")["data"]
     assert (single["Name"], single["Description"]) == ("Bare", "Back again")
+    # an empty string is a value, not a null; the body is JSON whatever its content type
+    single["Description"] = ""
+    response = lab.api.put(
+        f"{M}/save/", content=json.dumps(single).encode(), headers={"Content-Type": "text/plain"}
+    )
+    assert check_json(response, 200)["data"]["Description"] == ""
+    assert get_json(lab.api, f"{M}/projects/{pid}/")["data"]["Description"] == ""
     # still one project: PUT never creates
     assert get_json(lab.api, f"{M}/projects/")["meta"]["totalCount"] == 1
 

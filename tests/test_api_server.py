@@ -56,31 +56,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--password", USER_PW, "--data", str(directory),
     )  # fmt: skip
     port = _free_port()
-    log = (directory.parent / "server.log").open("w")
-    process = subprocess.Popen(
-        _pyomero("serve", str(directory), "--port", str(port)), stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (directory.parent / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/api/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "pyomero serve did not answer within 30 s"
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
+    log_path = directory.parent / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            _pyomero("serve", str(directory), "--port", str(port)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"{base}/api/", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "pyomero serve did not answer within 30 s"
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture

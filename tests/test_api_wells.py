@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from apidata import (
     SCHEMA,
     M,
@@ -124,15 +122,8 @@ def test_plate_index_wells(instance, make_client):
 
 
 @sqlite_only
-@pytest.mark.xfail(
-    reason="BUG: /m/plateacquisitions/{run}/wellsampleindex/{i}/wells/ lists wells that have a "
-    "sample of that run and (another) sample at index i, instead of a sample of that run AT "
-    "index i (OMERO joins one wellSamples alias): store/objects.py KINDS['well'] applies the "
-    "'plateacquisition' and 'index' filters (_wells_in_run, _wells_with_index) as two "
-    "independent IN subqueries; the wells come back with no WellSamples",
-    strict=True,
-)
 def test_run_index_outside_the_run(instance, make_client):
+    """A run's index URL lists only wells with a sample of that run *at* that index."""
     lab = make_lab(instance, make_client)
     plate = add_plate(
         instance, lab.uid, lab.gid, "Plate", rows=2, columns=1, fields=3, acquisitions=2

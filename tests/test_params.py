@@ -8,7 +8,7 @@ from pyomero.errors import InvalidInput
 from pyomero.wire import params
 
 
-@pytest.mark.parametrize("raw", ["foo", "", "1.5", " 1", "1_0", "0x10", "１"])
+@pytest.mark.parametrize("raw", ["foo", "", "1.5", "1 1", "1_0", "0x10", "１"])
 def test_non_integers_are_refused_with_pythons_message(raw):
     with pytest.raises(InvalidInput) as info:
         params.parse_int("limit", raw)
@@ -16,7 +16,9 @@ def test_non_integers_are_refused_with_pythons_message(raw):
     assert info.value.param == "limit"
 
 
-@pytest.mark.parametrize(("raw", "value"), [("0", 0), ("-3", -3), ("+7", 7), ("0012", 12)])
+@pytest.mark.parametrize(
+    ("raw", "value"), [("0", 0), ("-3", -3), ("+7", 7), ("0012", 12), (" 1", 1), ("2 ", 2)]
+)
 def test_integers(raw, value):
     assert params.parse_int("offset", raw) == value
 
@@ -61,3 +63,11 @@ def test_callback_names(name):
 def test_bad_callback_names(name):
     with pytest.raises(InvalidInput):
         params.callback({"callback": name})
+
+
+@pytest.mark.parametrize("raw", [str(2**63), str(-(2**63) - 1), "99999999999999999999"])
+def test_integers_beyond_a_java_long_are_refused(raw):
+    with pytest.raises(InvalidInput) as info:
+        params.parse_int("owner", raw)
+    assert info.value.param == "owner"
+    assert str(info.value) == f"owner is out of range: {raw}"

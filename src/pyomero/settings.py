@@ -27,19 +27,41 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("database_url", "", str, "SQLAlchemy URL of the metadata database; empty means DIR/pyomero.db (SQLite)"),
+    Setting(
+        "database_url",
+        "",
+        str,
+        "SQLAlchemy URL of the metadata database; empty means DIR/pyomero.db (SQLite)",
+    ),
     Setting("host", "127.0.0.1", str, "address `pyomero serve` listens on"),
     Setting("port", 4080, int, "port `pyomero serve` listens on"),
     Setting("workers", 1, int, "number of server processes"),
-    Setting("session_timeout", 600, int, "seconds of inactivity after which a session expires (OMERO timeToIdle)"),
+    Setting(
+        "session_timeout",
+        600,
+        int,
+        "seconds of inactivity after which a session expires (OMERO timeToIdle)",
+    ),
     Setting("api_limit", 200, int, "default page size of the JSON API (omero.web.api.limit)"),
-    Setting("api_max_limit", 500, int, "largest page size of the JSON API (omero.web.api.max_limit)"),
-    Setting("api_absolute_url", "", str, "prefix for `url:` values; empty means the request's own scheme and host"),
+    Setting(
+        "api_max_limit", 500, int, "largest page size of the JSON API (omero.web.api.max_limit)"
+    ),
+    Setting(
+        "api_absolute_url",
+        "",
+        str,
+        "prefix for `url:` values; empty means the request's own scheme and host",
+    ),
     Setting("server_host", "localhost", str, "host reported by /api/v0/servers/"),
     Setting("server_port", 4064, int, "port reported by /api/v0/servers/"),
     Setting("server_name", "omero", str, "server name reported by /api/v0/servers/"),
     Setting("session_cookie_name", "sessionid", str, "name of the session cookie"),
-    Setting("login_incorrect_credentials_text", "Connection not available, please check your user name and password.", str, "message for a failed login (omero.web.login_incorrect_credentials_text)"),
+    Setting(
+        "login_incorrect_credentials_text",
+        "Connection not available, please check your user name and password.",
+        str,
+        "message for a failed login (omero.web.login_incorrect_credentials_text)",
+    ),
     Setting("debug", False, bool, "send stack traces to clients; never in production"),
     Setting("db_pool_size", 8, int, "database connections per worker"),
 )
@@ -114,7 +136,9 @@ def load(
     if data_dir is not None:
         config = data_dir / CONFIG_FILE
         if not config.is_file():
-            raise InstanceError(f"{data_dir} is not a pyomero instance (no {CONFIG_FILE}); run `pyomero init {data_dir}` first")
+            raise InstanceError(
+                f"{data_dir} is not a pyomero instance (no {CONFIG_FILE}); run `pyomero init {data_dir}` first"
+            )
         try:
             values.update(tomllib.loads(config.read_text()).get("pyomero", {}))
         except tomllib.TOMLDecodeError as exc:

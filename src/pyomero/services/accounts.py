@@ -92,7 +92,9 @@ def add_user(
             if group is None:
                 raise NotFound(f"group {group_name!r} does not exist")
             if group.name in ("user", "guest"):
-                raise InvalidInput(f"group {group_name!r} cannot be a user's chosen group", param="group")
+                raise InvalidInput(
+                    f"group {group_name!r} cannot be a user's chosen group", param="group"
+                )
             group_ids.append(group.id)
         uid = store.insert_experimenter(
             conn,
@@ -112,7 +114,9 @@ def add_user(
         return store.get_experimenter(conn, uid)
 
 
-def add_to_group(instance: Instance, *, group: str, usernames: list[str], owner: bool = False) -> None:
+def add_to_group(
+    instance: Instance, *, group: str, usernames: list[str], owner: bool = False
+) -> None:
     with instance.db.write() as conn:
         found = store.find_group(conn, group)
         if found is None:

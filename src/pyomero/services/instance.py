@@ -15,11 +15,11 @@ from pyomero.model.permissions import (
     USER_GROUP_ID,
     GroupLevel,
 )
+from pyomero.services.passwords import hash_password
 from pyomero.settings import Settings
 from pyomero.store import accounts as store
 from pyomero.store.db import Database
 from pyomero.store.migrate import current_revision, head_revision, upgrade
-from pyomero.services.passwords import hash_password
 
 
 @dataclass
@@ -34,6 +34,10 @@ class Instance:
 
 
 def open_instance(settings: Settings, *, check_schema: bool = True) -> Instance:
+    if not settings.database_url and settings.data_dir is not None:
+        database_file = settings.data_dir / "pyomero.db"
+        if not database_file.is_file():
+            raise InstanceError(f"{database_file} is missing; this instance has no database")
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     try:
         revision = current_revision(db)
@@ -81,7 +85,9 @@ def init_instance(
         except Exception as exc:
             raise InstanceError(f"cannot open the database: {exc}") from None
         if existing is not None:
-            raise InstanceError("the database already holds a pyomero schema; refusing to overwrite it")
+            raise InstanceError(
+                "the database already holds a pyomero schema; refusing to overwrite it"
+            )
         upgrade(db)
         _seed(db, root_password)
     except BaseException:

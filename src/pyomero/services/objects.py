@@ -45,28 +45,39 @@ def list_objects(
     with ctx.instance.db.read() as conn:
         items, total = store.list_objects(conn, ctx.actor, kind, query)
         counts = (
-            store.child_counts(conn, ctx.actor, kind, [o.id for o in items]) if child_count else None
+            store.child_counts(conn, ctx.actor, kind, [o.id for o in items])
+            if child_count
+            else None
         )
-        extra = _extras(conn, kind, items)
+        extra = _extras(conn, kind, items, single=False)
     return Paged(items, total, query.offset, query.limit, child_counts=counts, extra=extra)
 
 
-def get_object(ctx: Context, kind: str, object_id: int, *, child_count: bool = False) -> Paged[Any]:
+def get_object(
+    ctx: Context, kind: str, object_id: int, *, child_count: bool = False, raw_id: str | None = None
+) -> Paged[Any]:
     """A single object as a one-item page (for its childCount and extras); NotFound if unreadable."""
     with ctx.instance.db.read() as conn:
         obj = store.get_object(conn, ctx.actor, kind, object_id)
         if obj is None:
-            raise NotFound(f"{KIND_NAMES[kind]} {object_id} not found")
+            raise NotFound(f"{KIND_NAMES[kind]} {raw_id or object_id} not found")
         counts = store.child_counts(conn, ctx.actor, kind, [obj.id]) if child_count else None
-        extra = _extras(conn, kind, [obj])
+        extra = _extras(conn, kind, [obj], single=True)
     return Paged([obj], 1, 0, 1, child_counts=counts, extra=extra)
 
 
-def _extras(conn: Any, kind: str, items: list[Any]) -> dict[int, dict[str, object]]:
-    if kind == "plate" and len(items) == 1:
-        return {items[0].id: {"wellsample_index": store.wellsample_index(conn, plate_id=items[0].id)}}
+def _extras(
+    conn: Any, kind: str, items: list[Any], *, single: bool
+) -> dict[int, dict[str, object]]:
+    """``omero:wellsampleIndex`` where OMERO adds it: single plates, and every run."""
+    if kind == "plate" and single:
+        return {
+            items[0].id: {"wellsample_index": store.wellsample_index(conn, plate_id=items[0].id)}
+        }
     if kind == "plateacquisition":
-        return {o.id: {"wellsample_index": store.wellsample_index(conn, run_id=o.id)} for o in items}
+        return {
+            o.id: {"wellsample_index": store.wellsample_index(conn, run_id=o.id)} for o in items
+        }
     return {}
 
 
@@ -134,7 +145,9 @@ def save_container(ctx: Context, request: SaveRequest) -> Any:
                 annotation_id = spec.id
                 ann = writes.annotation_row(conn, annotation_id)
                 if ann is None or not _may(actor, Action.READ, ann, conn):
-                    raise SecurityViolation(f"Cannot read ome.model.annotations.Annotation:Id_{spec.id}")
+                    raise SecurityViolation(
+                        f"Cannot read ome.model.annotations.Annotation:Id_{spec.id}"
+                    )
             if not _may_ids(actor, Action.ANNOTATE, owner_id, group_id, conn):
                 raise SecurityViolation(f"Cannot annotate {_JAVA_CLASS[kind]}:Id_{object_id}")
             writes.link_annotation(

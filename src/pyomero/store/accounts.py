@@ -57,7 +57,10 @@ def insert_group(
     description: str | None = None,
     group_id: int | None = None,
 ) -> int:
-    if conn.scalar(select(experimentergroup.c.id).where(experimentergroup.c.name == name)) is not None:
+    if (
+        conn.scalar(select(experimentergroup.c.id).where(experimentergroup.c.name == name))
+        is not None
+    ):
         raise Conflict(f"group {name!r} already exists")
     values = {"name": name, "permissions": level.value, "description": description, "ldap": False}
     if group_id is not None:
@@ -122,9 +125,7 @@ def add_membership(conn: Connection, *, group_id: int, user_id: int, owner: bool
                 .values(owner=True)
             )
         return
-    index = conn.scalar(
-        select(func.count()).where(groupexperimentermap.c.child == user_id)
-    )
+    index = conn.scalar(select(func.count()).where(groupexperimentermap.c.child == user_id))
     conn.execute(
         insert(groupexperimentermap).values(
             parent=group_id, child=user_id, owner=owner, child_index=index
@@ -194,7 +195,9 @@ def load_actor(conn: Connection, user_id: int, group_id: int) -> Actor:
         .where(groupexperimentermap.c.child == user_id)
     ).all()
     if not rows:
-        row = conn.execute(select(experimenter.c.omename).where(experimenter.c.id == user_id)).first()
+        row = conn.execute(
+            select(experimenter.c.omename).where(experimenter.c.id == user_id)
+        ).first()
         if row is None:
             raise NotFound(f"Experimenter {user_id} not found")
         name = row.omename

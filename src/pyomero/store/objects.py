@@ -89,7 +89,7 @@ def _length(value: float | None, unit: str | None) -> Length | None:
 def _dicts(result: Any) -> list[dict[str, Any]]:
     """Rows as plain dicts: several times faster to read field by field than ``Row`` objects."""
     keys = list(result.keys())
-    return [dict(zip(keys, values)) for values in result.tuples()]
+    return [dict(zip(keys, values, strict=True)) for values in result.tuples()]
 
 
 def _project(row: dict[str, Any], details: DetailsResolver) -> Project:
@@ -183,7 +183,9 @@ def _pixels(row: dict[str, Any], details: DetailsResolver | None) -> Pixels | No
         methodology=row["px_methodology"],
         wave_increment=row["px_waveincrement"],
         wave_start=row["px_wavestart"],
-        details=None if details is None else details.details(row["px_owner_id"], row["px_group_id"]),
+        details=None
+        if details is None
+        else details.details(row["px_owner_id"], row["px_group_id"]),
     )
 
 
@@ -342,12 +344,18 @@ def _by_name(table: Table) -> Callable[[], list[Any]]:
     return lambda: [func.lower(table.c.name), table.c.id]
 
 
-def _wells_in_run(run_id: int) -> ColumnElement[bool]:
-    return _in(well.c.id, select(wellsample.c.well).where(wellsample.c.plateacquisition == run_id))
+def _wells_with_samples(filters: dict[str, int]) -> ColumnElement[bool]:
+    """Wells having one WellSample that meets every sample filter (run and/or index) at once."""
+    sample = select(wellsample.c.well)
+    if "plateacquisition" in filters:
+        sample = sample.where(wellsample.c.plateacquisition == filters["plateacquisition"])
+    if "index" in filters:
+        sample = sample.where(wellsample.c.well_index == filters["index"])
+    return _in(well.c.id, sample)
 
 
-def _wells_with_index(index: int) -> ColumnElement[bool]:
-    return _in(well.c.id, select(wellsample.c.well).where(wellsample.c.well_index == index))
+#: Filters on a Well's samples, combined into one condition by ``_wells_with_samples``.
+_SAMPLE_FILTERS = ("plateacquisition", "index")
 
 
 KINDS: dict[str, Kind] = {
@@ -418,8 +426,6 @@ KINDS: dict[str, Kind] = {
         lambda: [well.c.column, well.c.row, well.c.id],
         {
             "plate": lambda i: well.c.plate == i,
-            "plateacquisition": _wells_in_run,
-            "index": _wells_with_index,
         },
     ),
     "roi": Kind("Roi", roi, _roi, lambda: [roi.c.id], {"image": lambda i: roi.c.image == i}),
@@ -466,7 +472,10 @@ def _conditions(kind: Kind, actor: Actor, query: ListQuery) -> list[ColumnElemen
         if query.orphaned and kind.orphan is not None:
             conds.append(kind.orphan())
     for name, value in query.filters.items():
-        conds.append(kind.filters[name](value))
+        if name not in _SAMPLE_FILTERS:
+            conds.append(kind.filters[name](value))
+    if kind.table is well and any(name in query.filters for name in _SAMPLE_FILTERS):
+        conds.append(_wells_with_samples(query.filters))
     return conds
 
 
@@ -497,7 +506,12 @@ def list_objects(
 
 
 def get_object(
-    conn: Connection, actor: Actor, kind_name: str, object_id: int, *, context_group: int | None = None
+    conn: Connection,
+    actor: Actor,
+    kind_name: str,
+    object_id: int,
+    *,
+    context_group: int | None = None,
 ) -> Any | None:
     """A single readable object with what its single GET loads, or None."""
     kind = KINDS[kind_name]
@@ -644,7 +658,9 @@ def child_counts(
     return {i: counts.get(i, 0) for i in ids}
 
 
-def wellsample_index(conn: Connection, *, plate_id: int | None = None, run_id: int | None = None) -> list[int]:
+def wellsample_index(
+    conn: Connection, *, plate_id: int | None = None, run_id: int | None = None
+) -> list[int]:
     """``omero:wellsampleIndex``: [min, max] of the WellSample positions, or [] if none."""
     query = select(func.min(wellsample.c.well_index), func.max(wellsample.c.well_index))
     if plate_id is not None:

@@ -195,7 +195,9 @@ def delete_object(conn: Connection, table_name: str, object_id: int) -> None:
     candidates = _linked_annotations(conn, table_name, object_id)
     if table_name == "plateacquisition":
         images = list(
-            conn.scalars(select(wellsample.c.image).where(wellsample.c.plateacquisition == object_id))
+            conn.scalars(
+                select(wellsample.c.image).where(wellsample.c.plateacquisition == object_id)
+            )
         )
         conn.execute(delete(wellsample).where(wellsample.c.plateacquisition == object_id))
         for image_id in images:

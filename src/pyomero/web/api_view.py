@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pyomero.errors import PyomeroError
+from pyomero.errors import NotLoggedIn, PyomeroError
 from pyomero.services.accounts import Context
 from pyomero.services.instance import Instance
 from pyomero.web import csrf
@@ -71,8 +71,6 @@ def _form(request: Request, body: bytes) -> dict[str, str]:
 
 def error_response(exc: BaseException, instance: Instance, *, version: bool = True) -> Response:
     status, body = api_error_body(exc, debug=instance.settings.debug)
-    from pyomero.errors import NotLoggedIn
-
     return json_response(body, status, api_version=version and not isinstance(exc, NotLoggedIn))
 
 

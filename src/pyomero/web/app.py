@@ -34,7 +34,9 @@ def create_app(instance: Instance) -> Starlette:
                 target = request.url.replace(path=request.url.path + "/")
                 return RedirectResponse(str(target), status_code=301)
         if _is_api(request.url.path):
-            return json_response({"message": f"Not found: {request.url.path}"}, 404, api_version=False)
+            return json_response(
+                {"message": f"Not found: {request.url.path}"}, 404, api_version=False
+            )
         return PlainTextResponse("Not Found", status_code=404)
 
     async def not_allowed(request: Request, exc: Exception) -> Response:

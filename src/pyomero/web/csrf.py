@@ -38,7 +38,8 @@ def mask(secret: str) -> str:
     """A 64-character token for ``secret`` (a fresh random mask each time)."""
     pad = "".join(secrets.choice(_CHARS) for _ in range(_SECRET_LENGTH))
     shifted = "".join(
-        _CHARS[(_CHARS.index(s) + _CHARS.index(p)) % len(_CHARS)] for s, p in zip(secret, pad)
+        _CHARS[(_CHARS.index(s) + _CHARS.index(p)) % len(_CHARS)]
+        for s, p in zip(secret, pad, strict=True)
     )
     return pad + shifted
 
@@ -46,7 +47,8 @@ def mask(secret: str) -> str:
 def unmask(token: str) -> str:
     pad, shifted = token[:_SECRET_LENGTH], token[_SECRET_LENGTH:]
     return "".join(
-        _CHARS[(_CHARS.index(s) - _CHARS.index(p)) % len(_CHARS)] for s, p in zip(shifted, pad)
+        _CHARS[(_CHARS.index(s) - _CHARS.index(p)) % len(_CHARS)]
+        for s, p in zip(shifted, pad, strict=True)
     )
 
 
@@ -88,7 +90,9 @@ def _check_referer(request: Request) -> None:
     if parts.scheme != "https":
         raise CsrfFailure("Referer checking failed - Referer is insecure while host is secure.")
     if parts.netloc != request.headers.get("host", ""):
-        raise CsrfFailure(f"Referer checking failed - {referer} does not match any trusted origins.")
+        raise CsrfFailure(
+            f"Referer checking failed - {referer} does not match any trusted origins."
+        )
 
 
 def check(request: Request, form_token: str | None) -> None:

@@ -61,7 +61,9 @@ def api_error_body(exc: BaseException, *, debug: bool) -> tuple[int, dict[str, o
         log.error("unexpected error", exc_info=exc)
         body: dict[str, object] = {"message": "Internal server error"}
         body["stacktrace"] = (
-            "".join(traceback.format_exception(exc)) if debug else _short_trace(exc, "see server log")
+            "".join(traceback.format_exception(exc))
+            if debug
+            else _short_trace(exc, "see server log")
         )
         return status, body
     message = str(exc)

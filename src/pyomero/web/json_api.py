@@ -189,6 +189,11 @@ def _encode_page(
 # ---------------------------------------------------------------------------- /m/ handlers
 
 
+def _path_id(value: int) -> int:
+    """A path id beyond a Java long names no row: -1, which no object has, finds nothing."""
+    return value if params.fits_long(value) else -1
+
+
 def _list_query(call: ApiCall, route: ListRoute) -> ListQuery:
     query = call.query
     page = params.page(
@@ -204,7 +209,7 @@ def _list_query(call: ApiCall, route: ListRoute) -> ListQuery:
     }
     path = call.request.path_params
     if route.path_filter is not None:
-        filters[route.path_filter] = path["parent_id"]
+        filters[route.path_filter] = _path_id(path["parent_id"])
     if "index" in path:
         filters["index"] = path["index"]
     system = route.kind in ("experimenter", "experimentergroup")
@@ -248,12 +253,16 @@ def _list_handler(route: ListRoute):
 def _single_handler(kind: str):
     def handler(call: ApiCall) -> Any:
         raw_id = call.request.path_params["object_id"]
-        object_id = int(raw_id)
+        object_id = _path_id(int(raw_id))
         if call.request.method == "DELETE":
             deleted = objects.delete_object(call.context, kind, object_id, raw_id=raw_id)
             return {"data": _encode(kind, deleted)}
         page = objects.get_object(
-            call.context, kind, object_id, child_count=params.flag(call.query, "childCount")
+            call.context,
+            kind,
+            object_id,
+            child_count=params.flag(call.query, "childCount"),
+            raw_id=raw_id,
         )
         item = _encode_page(call, kind, page, SINGLE_URLS[kind])[0]
         if kind == "shape" and page.items[0].roi_id is not None:
@@ -290,10 +299,19 @@ def versions(call: ApiCall) -> Any:
 
 def base(call: ApiCall) -> Any:
     root = f"{call.base_url()}{PREFIX}/"
-    links = {f"url:{name}": f"{root}m/{name}/" for name in (
-        "experimenters", "experimentergroups", "projects", "datasets", "images",
-        "screens", "plates", "rois",
-    )}
+    links = {
+        f"url:{name}": f"{root}m/{name}/"
+        for name in (
+            "experimenters",
+            "experimentergroups",
+            "projects",
+            "datasets",
+            "images",
+            "screens",
+            "plates",
+            "rois",
+        )
+    }
     links.update(
         {
             "url:token": f"{root}token/",
@@ -319,7 +337,11 @@ def token(call: ApiCall) -> Any:
 
 
 def servers(call: ApiCall) -> Any:
-    entry: dict[str, Any] = {"id": 1, "host": call.settings.server_host, "port": call.settings.server_port}
+    entry: dict[str, Any] = {
+        "id": 1,
+        "host": call.settings.server_host,
+        "port": call.settings.server_port,
+    }
     if call.settings.server_name:
         entry["server"] = call.settings.server_name
     return {"data": [entry]}
@@ -433,11 +455,15 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/", endpoint(base, login=False), methods=["GET"]),
         Route(f"{PREFIX}/token/", endpoint(token, login=False), methods=["GET"]),
         Route(f"{PREFIX}/servers/", endpoint(servers, login=False), methods=["GET"]),
-        Route(f"{PREFIX}/login/", endpoint(login, login=False, jsonp=False), methods=["GET", "POST"]),
+        Route(
+            f"{PREFIX}/login/", endpoint(login, login=False, jsonp=False), methods=["GET", "POST"]
+        ),
         Route(f"{PREFIX}/m/save/", endpoint(save), methods=["POST", "PUT"]),
     ]
     for route in LIST_ROUTES:
-        table.append(Route(f"{PREFIX}/m/{route.path}", endpoint(_list_handler(route)), methods=["GET"]))
+        table.append(
+            Route(f"{PREFIX}/m/{route.path}", endpoint(_list_handler(route)), methods=["GET"])
+        )
     for kind, segment in SEGMENT.items():
         table.append(
             Route(

@@ -12,15 +12,26 @@ from dataclasses import dataclass
 
 from pyomero.errors import InvalidInput
 
-_INT = re.compile(r"[+-]?[0-9]+")
+_INT = re.compile(r"\s*[+-]?[0-9]+\s*")
+#: OMERO ids and counts are Java longs.
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 _CALLBACK = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
 
 
 def parse_int(name: str, raw: str) -> int:
-    """Parse a decimal integer exactly; the message is the one OMERO (Python ``int()``) gives."""
+    """Parse a decimal integer as OMERO does (Python ``int()``, surrounding blanks allowed),
+    within a Java long; the message for a non-integer is Python's own."""
     if not _INT.fullmatch(raw):
         raise InvalidInput(f"invalid literal for int() with base 10: {raw!r}", param=name)
-    return int(raw)
+    value = int(raw)
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise InvalidInput(f"{name} is out of range: {raw.strip()}", param=name)
+    return value
+
+
+def fits_long(value: int) -> bool:
+    """Whether an id taken from a URL path can name a row at all."""
+    return LONG_MIN <= value <= LONG_MAX
 
 
 def optional_int(params: Mapping[str, str], name: str) -> int | None:
