@@ -306,6 +306,6 @@ class Paged(Generic[T]):
     items: list[T]
     total: int
     offset: int
-    limit: int
+    limit: int | None  # None: the whole list was asked for
     child_counts: dict[int, int] | None = None
     extra: dict[int, dict[str, object]] = field(default_factory=dict)

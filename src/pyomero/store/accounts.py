@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, func, insert, select, text, update
 from pyomero.errors import Conflict, NotFound
 from pyomero.model.entities import Experimenter, ExperimenterGroup, Membership
 from pyomero.model.permissions import SYSTEM_GROUP_ID, Actor, GroupLevel
+from pyomero.store.db import inserted_id
 from pyomero.store.schema import (
     event,
     experimenter,
@@ -21,7 +22,7 @@ from pyomero.store.schema import (
 
 
 def _mapping(row: Row | Mapping[str, Any]) -> Mapping[str, Any]:
-    return row._mapping if isinstance(row, Row) else row
+    return row._mapping if isinstance(row, Row) else row  # type: ignore[return-value]
 
 
 def experimenter_from_row(row: Row | Mapping[str, Any]) -> Experimenter:
@@ -62,10 +63,15 @@ def insert_group(
         is not None
     ):
         raise Conflict(f"group {name!r} already exists")
-    values = {"name": name, "permissions": level.value, "description": description, "ldap": False}
+    values: dict[str, Any] = {
+        "name": name,
+        "permissions": level.value,
+        "description": description,
+        "ldap": False,
+    }
     if group_id is not None:
         values["id"] = group_id
-    return conn.execute(insert(experimentergroup).values(**values)).inserted_primary_key[0]
+    return inserted_id(conn.execute(insert(experimentergroup).values(**values)))
 
 
 def insert_experimenter(
@@ -82,7 +88,7 @@ def insert_experimenter(
 ) -> int:
     if conn.scalar(select(experimenter.c.id).where(experimenter.c.omename == omename)) is not None:
         raise Conflict(f"user {omename!r} already exists")
-    values = {
+    values: dict[str, Any] = {
         "omename": omename,
         "firstname": first_name,
         "lastname": last_name,
@@ -94,7 +100,7 @@ def insert_experimenter(
     }
     if user_id is not None:
         values["id"] = user_id
-    return conn.execute(insert(experimenter).values(**values)).inserted_primary_key[0]
+    return inserted_id(conn.execute(insert(experimenter).values(**values)))
 
 
 def sync_sequences(conn: Connection) -> None:
@@ -238,17 +244,19 @@ def insert_session(
     time_to_idle: int,
     user_agent: str | None,
 ) -> int:
-    return conn.execute(
-        insert(session).values(
-            uuid=uuid,
-            experimenter_id=user_id,
-            group_id=group_id,
-            started=now,
-            last_access=now,
-            time_to_idle=time_to_idle,
-            user_agent=user_agent,
+    return inserted_id(
+        conn.execute(
+            insert(session).values(
+                uuid=uuid,
+                experimenter_id=user_id,
+                group_id=group_id,
+                started=now,
+                last_access=now,
+                time_to_idle=time_to_idle,
+                user_agent=user_agent,
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
 def find_session(conn: Connection, uuid: str) -> Row | None:
@@ -267,15 +275,17 @@ def new_event(
     conn: Connection, actor: Actor, *, kind: str, now: datetime, session_id: int | None = None
 ) -> int:
     """Record one event (OMERO's ``Event``); objects point at it as creation or update event."""
-    return conn.execute(
-        insert(event).values(
-            experimenter_id=actor.user_id,
-            group_id=actor.group_id,
-            session_id=session_id,
-            type=kind,
-            time=now,
+    return inserted_id(
+        conn.execute(
+            insert(event).values(
+                experimenter_id=actor.user_id,
+                group_id=actor.group_id,
+                session_id=session_id,
+                type=kind,
+                time=now,
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
 def group_names(conn: Connection, ids: Iterable[int]) -> dict[int, str]:

@@ -72,7 +72,7 @@ class ListQuery:
     """The already validated parameters of one list request."""
 
     offset: int = 0
-    limit: int = 200
+    limit: int | None = 200  # None: every row (the draft API's page=0)
     owner: int | None = None
     context_group: int | None = None
     orphaned: bool = False
@@ -654,7 +654,7 @@ def child_counts(
             .where(link.c.parent.in_(ids), readable(actor, link))
             .group_by(link.c.parent)
         )
-    counts = dict(conn.execute(query).tuples().all())
+    counts: dict[int, int] = dict(conn.execute(query).tuples().all())
     return {i: counts.get(i, 0) for i in ids}
 
 

@@ -7,11 +7,13 @@ caller's write transaction, so a failure anywhere leaves the database as it was.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import Connection, Row, delete, exists, insert, select, update
 
 from pyomero.errors import ValidationError
 from pyomero.model.commands import AnnotationSpec
+from pyomero.store.db import inserted_id
 from pyomero.store.schema import (
     ANNOTATABLE,
     annotation,
@@ -61,15 +63,17 @@ def insert_container(
 ) -> int:
     table = ANNOTATABLE[kind.lower()]
     cols = {COLUMNS[kind][k]: v for k, v in values.items()}
-    return conn.execute(
-        insert(table).values(
-            **cols,
-            owner_id=owner_id,
-            group_id=group_id,
-            creation_event_id=event_id,
-            update_event_id=event_id,
+    return inserted_id(
+        conn.execute(
+            insert(table).values(
+                **cols,
+                owner_id=owner_id,
+                group_id=group_id,
+                creation_event_id=event_id,
+                update_event_id=event_id,
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
 def update_container(
@@ -110,21 +114,24 @@ def insert_annotation(
         values["timevalue"] = None if value is None else _time(int(value))  # type: ignore[call-overload]
     elif spec.kind != "Map":
         raise ValidationError(f"cannot create a {spec.kind}Annotation here")
-    aid = conn.execute(
-        insert(annotation).values(
-            **values,
-            owner_id=owner_id,
-            group_id=group_id,
-            creation_event_id=event_id,
-            update_event_id=event_id,
+    aid = inserted_id(
+        conn.execute(
+            insert(annotation).values(
+                **values,
+                owner_id=owner_id,
+                group_id=group_id,
+                creation_event_id=event_id,
+                update_event_id=event_id,
+            )
         )
-    ).inserted_primary_key[0]
+    )
     if spec.kind == "Map" and value:
+        pairs = cast(list[tuple[str, str]], value)
         conn.execute(
             insert(annotation_mapvalue),
             [
-                {"annotation_id": aid, "index": i, "name": k, "value": v}
-                for i, (k, v) in enumerate(value)  # type: ignore[arg-type]
+                {"annotation_id": aid, "index": i, "name": key, "value": text}
+                for i, (key, text) in enumerate(pairs)
             ],
         )
     return aid
@@ -149,16 +156,18 @@ def link_annotation(
             f"Annotation:{annotation_id} is already linked to {parent_type}:{parent_id} "
             f"(unique constraint on {parent_type}annotationlink parent and child)"
         )
-    return conn.execute(
-        insert(link).values(
-            parent=parent_id,
-            child=annotation_id,
-            owner_id=owner_id,
-            group_id=group_id,
-            creation_event_id=event_id,
-            update_event_id=event_id,
+    return inserted_id(
+        conn.execute(
+            insert(link).values(
+                parent=parent_id,
+                child=annotation_id,
+                owner_id=owner_id,
+                group_id=group_id,
+                creation_event_id=event_id,
+                update_event_id=event_id,
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
 def annotation_row(conn: Connection, annotation_id: int) -> Row | None:

@@ -67,7 +67,7 @@ def api_error_body(exc: BaseException, *, debug: bool) -> tuple[int, dict[str, o
         )
         return status, body
     message = str(exc)
-    prefix = _OMERO_PREFIX.get(type(exc))
+    prefix = next((p for cls, p in _OMERO_PREFIX.items() if isinstance(exc, cls)), None)
     if prefix:
         message = f"{prefix}: {message}"
     body = {"message": message}

@@ -100,8 +100,8 @@ async def logout(request: Request) -> Response:
         field, fresh = _token_field(request)
         body = f'<form method="post">{field}<button type="submit">Log out</button></form>'
         return _page("Log out", body, secret=fresh)
-    body = await request.body()
-    form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    raw = await request.body()
+    form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
     try:
         csrf.check(request, form.get(csrf.FORM_FIELD))
     except csrf.CsrfFailure as failure:
