@@ -189,3 +189,7 @@ def _print_demo(directory: Path, content: dict[str, Any], password: str, url: st
     for user in content["users"]:
         role = "owner" if user["owner"] else "member"
         click.echo(f"  {user['username']} / {user['password']}  ({role} of group {group})")
+
+
+if __name__ == "__main__":
+    main()
