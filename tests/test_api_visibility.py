@@ -18,7 +18,6 @@ from apidata import (
     new_user,
     unsafe_json,
 )
-
 from pyomero.model.permissions import GroupLevel
 from pyomero.services import accounts
 
