@@ -29,7 +29,7 @@ def _setup(instance, make_client):
     readonly = new_group(instance, "open-lab", GroupLevel.READ_ONLY)
     ann = new_user(instance, "ann", ["private-lab", "open-lab"])
     ben = new_user(instance, "ben", ["private-lab"])
-    pi = new_user(instance, "pi", ["private-lab"])
+    new_user(instance, "pi", ["private-lab"])
     new_user(instance, "eve", [new_group(instance, "elsewhere").name])
     accounts.add_to_group(instance, group="private-lab", usernames=["pi"], owner=True)
     (ann_dataset,) = add_datasets(instance, ann.id, private.id, ["ann's dataset"])
