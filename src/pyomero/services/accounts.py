@@ -192,12 +192,14 @@ def join_session(instance: Instance, uuid: str) -> Context:
         raise NotLoggedIn()
     now = utcnow()
     with instance.db.read() as conn:
-        row = store.find_session(conn, uuid)
-        if row is None or row.closed is not None:
-            raise NotLoggedIn()
-        if row.time_to_idle > 0 and now - row.last_access > timedelta(seconds=row.time_to_idle):
-            raise NotLoggedIn()
-        actor = store.load_actor(conn, row.experimenter_id, row.group_id)
+        found = store.session_actor(conn, uuid)
+    if found is None:
+        raise NotLoggedIn()
+    row, actor = found
+    if row.closed is not None:
+        raise NotLoggedIn()
+    if row.time_to_idle > 0 and now - row.last_access > timedelta(seconds=row.time_to_idle):
+        raise NotLoggedIn()
     if USER_GROUP_ID not in actor.member_of:
         raise NotLoggedIn()
     if now - row.last_access > TOUCH_INTERVAL:

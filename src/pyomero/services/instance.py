@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,11 @@ class Instance:
 
     def close(self) -> None:
         self.db.dispose()
+
+    def read_scope(self) -> AbstractContextManager[object]:
+        """One read transaction around a whole read-only request (auth and the service call
+        share it); services' own reads inside join it."""
+        return self.db.read()
 
 
 def open_instance(settings: Settings, *, check_schema: bool = True) -> Instance:

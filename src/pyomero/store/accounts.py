@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, text, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
 
 from pyomero.errors import Conflict, NotFound
 from pyomero.model.entities import Experimenter, ExperimenterGroup, Membership
@@ -187,6 +188,67 @@ def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> Non
     )
 
 
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    user_id: int
+    group_id: int
+    last_access: datetime
+    time_to_idle: int
+    closed: datetime | None
+
+
+_SESSION_ACTOR = (
+    select(
+        session.c.id,
+        session.c.experimenter_id,
+        session.c.group_id,
+        session.c.last_access,
+        session.c.time_to_idle,
+        session.c.closed,
+        experimenter.c.omename,
+        groupexperimentermap.c.parent,
+        groupexperimentermap.c.owner,
+        experimentergroup.c.permissions,
+    )
+    .join(experimenter, experimenter.c.id == session.c.experimenter_id)
+    .outerjoin(groupexperimentermap, groupexperimentermap.c.child == session.c.experimenter_id)
+    .outerjoin(experimentergroup, experimentergroup.c.id == groupexperimentermap.c.parent)
+    .where(session.c.uuid == bindparam("uuid"))
+)
+
+
+def session_actor(conn: Connection, uuid: str) -> tuple[SessionRow, Actor] | None:
+    """A session and its caller in one query (it runs on every request)."""
+    rows = conn.execute(_SESSION_ACTOR, {"uuid": uuid}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    found = SessionRow(
+        first.id,
+        first.experimenter_id,
+        first.group_id,
+        first.last_access,
+        first.time_to_idle,
+        first.closed,
+    )
+    memberships = [r for r in rows if r.parent is not None]
+    return found, _actor(first.experimenter_id, first.omename, found.group_id, memberships)
+
+
+def _actor(user_id: int, name: str, group_id: int, rows: list[Any]) -> Actor:
+    member_of = frozenset(r.parent for r in rows)
+    return Actor(
+        user_id=user_id,
+        user_name=name,
+        group_id=group_id,
+        is_admin=SYSTEM_GROUP_ID in member_of,
+        member_of=member_of,
+        leader_of=frozenset(r.parent for r in rows if r.owner),
+        group_levels={r.parent: GroupLevel(r.permissions) for r in rows},
+    )
+
+
 def load_actor(conn: Connection, user_id: int, group_id: int) -> Actor:
     """The Actor for ``user_id`` with the session's group and every membership the policy needs."""
     rows = conn.execute(
@@ -209,16 +271,7 @@ def load_actor(conn: Connection, user_id: int, group_id: int) -> Actor:
         name = row.omename
     else:
         name = rows[0].omename
-    member_of = frozenset(r.parent for r in rows)
-    return Actor(
-        user_id=user_id,
-        user_name=name,
-        group_id=group_id,
-        is_admin=SYSTEM_GROUP_ID in member_of,
-        member_of=member_of,
-        leader_of=frozenset(r.parent for r in rows if r.owner),
-        group_levels={r.parent: GroupLevel(r.permissions) for r in rows},
-    )
+    return _actor(user_id, name, group_id, list(rows))
 
 
 def default_group_id(conn: Connection, user_id: int) -> int | None:
@@ -257,10 +310,6 @@ def insert_session(
             )
         )
     )
-
-
-def find_session(conn: Connection, uuid: str) -> Row | None:
-    return conn.execute(select(session).where(session.c.uuid == uuid)).first()
 
 
 def touch_session(conn: Connection, session_id: int, now: datetime) -> None:

@@ -6,6 +6,7 @@ SQLite runs in WAL mode with foreign keys on; a write transaction starts with
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -67,6 +68,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
+        self._reading = threading.local()
 
     @property
     def dialect(self) -> str:
@@ -74,8 +76,21 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction; nested ``read()`` calls in the same thread share the outer one.
+
+        So a request that authenticates and then lists reads one snapshot on one connection,
+        paying for one pool checkout and one BEGIN.
+        """
+        shared: Connection | None = getattr(self._reading, "conn", None)
+        if shared is not None:
+            yield shared
+            return
         with self.engine.connect() as conn, conn.begin():
-            yield conn
+            self._reading.conn = conn
+            try:
+                yield conn
+            finally:
+                self._reading.conn = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -6,7 +6,8 @@ One resolver serves one request: experimenters and groups are fetched once per i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -14,6 +15,14 @@ from pyomero.model.entities import Details, Experimenter, ExperimenterGroup
 from pyomero.model.permissions import Actor, permissions_for
 from pyomero.store.accounts import experimenter_from_row, group_from_row
 from pyomero.store.schema import experimenter, experimentergroup
+
+#: Aliases and labelled columns for joining an object's owner and group into its own query.
+OWNER = experimenter.alias("ow")
+GROUP = experimentergroup.alias("gr")
+OWNER_COLUMNS = [c.label(f"ow_{c.name}") for c in OWNER.c if c.name != "password_hash"]
+GROUP_COLUMNS = [c.label(f"gr_{c.name}") for c in GROUP.c]
+_OWNER_KEYS = [(f"ow_{c.name}", c.name) for c in OWNER.c if c.name != "password_hash"]
+_GROUP_KEYS = [(f"gr_{c.name}", c.name) for c in GROUP.c]
 
 
 class DetailsResolver:
@@ -38,6 +47,18 @@ class DetailsResolver:
             )
             for row in rows:
                 self._groups[row.id] = group_from_row(row)
+
+    def remember(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Take owners and groups from rows that joined them in (``OWNER_COLUMNS``...)."""
+        for row in rows:
+            if row["ow_id"] not in self._experimenters:
+                self._experimenters[row["ow_id"]] = experimenter_from_row(
+                    {name: row[key] for key, name in _OWNER_KEYS}
+                )
+            if row["gr_id"] not in self._groups:
+                self._groups[row["gr_id"]] = group_from_row(
+                    {name: row[key] for key, name in _GROUP_KEYS}
+                )
 
     def group(self, group_id: int) -> ExperimenterGroup:
         if group_id not in self._groups:

@@ -100,6 +100,15 @@ def endpoint(
 
 
 def _run(handler: Callable[[ApiCall], Any], call: ApiCall, login: bool, jsonp: bool) -> Response:
+    if call.request.method in ("GET", "HEAD"):
+        with call.instance.read_scope():
+            return _respond(handler, call, login, jsonp)
+    return _respond(handler, call, login, jsonp)
+
+
+def _respond(
+    handler: Callable[[ApiCall], Any], call: ApiCall, login: bool, jsonp: bool
+) -> Response:
     try:
         if jsonp:
             call.callback = params.callback(call.query)
