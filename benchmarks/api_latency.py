@@ -197,14 +197,25 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
 
 
 def latency(
-    client: httpx.Client, paths: Sequence[str], warmup: int, check: Callable[[Any], None]
+    client: httpx.Client,
+    paths: Sequence[str],
+    warmup: int,
+    check: Callable[[Any], None],
+    server_pid: int,
 ) -> dict[str, float]:
-    """Sequential requests over one keep-alive connection; the first ``warmup`` are dropped."""
+    """Sequential requests over one keep-alive connection; the first ``warmup`` are dropped.
+
+    Also the server's mean CPU time per measured request (steadier than wall time when
+    other programs compete for the cores).
+    """
     first = client.get(paths[0])
     first.raise_for_status()
     check(first.json())
     samples = []
+    cpu = 0.0
     for index, path in enumerate(paths):
+        if index == warmup:
+            cpu = cpu_seconds(server_pid)
         started = time.perf_counter()
         response = client.get(path)
         body = response.content
@@ -213,7 +224,9 @@ def latency(
             raise RuntimeError(f"GET {path}: {response.status_code} {body[:200]!r}")
         if index >= warmup:
             samples.append(elapsed * 1000)
-    return percentiles(samples)
+    result = percentiles(samples)
+    result["server_cpu_ms"] = 1000 * (cpu_seconds(server_pid) - cpu) / len(samples)
+    return result
 
 
 _WRK_SCRIPT = """
@@ -432,10 +445,9 @@ def source_fingerprint() -> str:
 
 
 def check_images(body: Any) -> None:
+    # childCount has nothing to count on images (OMERO adds it to containers only)
     if len(body["data"]) != 200 or "experimenters" not in body:
         raise RuntimeError(f"expected 200 normalized images, got {len(body['data'])}")
-    if "omero:childCount" in body["data"][0]:
-        pass  # OMERO gives childCount only for containers; images have none to count
 
 
 def check_projects(body: Any) -> None:
@@ -492,13 +504,13 @@ def one_run(
     image_list = [f"{API}/m/images/?dataset={d}&normalize=true&childCount=true" for d in datasets]
     single = [f"{API}/m/images/{i}/" for i in images]
     result: dict[str, Any] = {"loadavg_before": os.getloadavg()[0]}
+    pid = server.process.pid
     with httpx.Client(base_url=server.url, cookies={"sessionid": session}, timeout=30) as client:
-        result["images"] = latency(client, image_list, args.warmup, check_images)
-        result["projects"] = latency(
-            client, [f"{API}/m/projects/?childCount=true"] * n, args.warmup, check_projects
-        )
-        result["image"] = latency(client, single, args.warmup, check_image)
-        result["base"] = latency(client, [f"{API}/"] * n, args.warmup, check_base)
+        result["images"] = latency(client, image_list, args.warmup, check_images, pid)
+        projects = [f"{API}/m/projects/?childCount=true"] * n
+        result["projects"] = latency(client, projects, args.warmup, check_projects, pid)
+        result["image"] = latency(client, single, args.warmup, check_image, pid)
+        result["base"] = latency(client, [f"{API}/"] * n, args.warmup, check_base, pid)
     result["sql_images"] = raw_sql(instance, baseline.page, baseline.page_id, datasets, args.warmup)
     result["sql_image"] = raw_sql(
         instance, baseline.single, baseline.single_id, images, args.warmup
@@ -527,9 +539,10 @@ def print_run(result: dict[str, Any], clients: int) -> None:
     )
     for key, label in SERIES:
         r = result[key]
+        cpu = f"  server CPU {r['server_cpu_ms']:.2f} ms" if "server_cpu_ms" in r else ""
         log(
             f"  {label:<58} p50 {r['p50']:7.2f}  p95 {r['p95']:7.2f}  p99 {r['p99']:7.2f} ms"
-            f"  (n={r['n']})"
+            f"  (n={r['n']}){cpu}"
         )
     for key, label in RATES:
         r = result[key]
@@ -544,9 +557,8 @@ def print_run(result: dict[str, Any], clients: int) -> None:
 def summarise(runs: list[dict[str, Any]], clients: int) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for key, _ in SERIES:
-        summary[key] = {
-            p: statistics.median(r[key][p] for r in runs) for p in ("p50", "p95", "p99", "mean")
-        }
+        fields = [k for k in ("p50", "p95", "p99", "mean", "server_cpu_ms") if k in runs[0][key]]
+        summary[key] = {k: statistics.median(r[key][k] for r in runs) for k in fields}
     for key, _ in RATES:
         summary[key] = {
             k: statistics.median(r[key][k] for r in runs)
@@ -555,7 +567,8 @@ def summarise(runs: list[dict[str, Any]], clients: int) -> dict[str, Any]:
     log(f"median of {len(runs)} runs:")
     for key, label in SERIES:
         s = summary[key]
-        log(f"  {label:<58} p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  p99 {s['p99']:7.2f} ms")
+        cpu = f"  server CPU {s['server_cpu_ms']:.2f} ms" if "server_cpu_ms" in s else ""
+        log(f"  {label:<58} p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  p99 {s['p99']:7.2f} ms{cpu}")
     for key, label in RATES:
         s = summary[key]
         log(

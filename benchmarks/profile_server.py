@@ -50,7 +50,7 @@ LAYERS = (
 )
 
 
-_PROCESS = re.compile(r'^(process \d+:"[^"]*";)+')
+_PROCESS = re.compile(r'^(process \d+:"[^"]*"(;|$))+')
 
 
 def stacks(path: Path) -> Iterator[tuple[list[str], int]]:
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 "py-spy", "record", "--pid", str(server.process.pid), "--subprocesses",
                 "--format", "raw", "--rate", str(args.rate), "--duration", str(args.seconds),
-                "--output", str(raw), *([] if args.all_threads else ["--gil"]),
+                "--output", str(raw), "--nonblocking", *([] if args.all_threads else ["--gil"]),
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip

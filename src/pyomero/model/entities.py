@@ -16,7 +16,7 @@ from pyomero.model.permissions import GroupLevel, Permissions
 T = TypeVar("T")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Length:
     """A length with its OMERO unit enum name (``MICROMETER``, ``PIXEL``, ``REFERENCEFRAME``...)."""
 
@@ -24,13 +24,13 @@ class Length:
     unit: str = "MICROMETER"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Time:
     value: float
     unit: str = "SECOND"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Experimenter:
     id: int
     omename: str
@@ -42,7 +42,7 @@ class Experimenter:
     ldap: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ExperimenterGroup:
     id: int
     name: str
@@ -58,7 +58,7 @@ class Membership:
     owner: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Details:
     """Owner, group and the caller's permissions on one object."""
 

@@ -33,6 +33,10 @@ class Instance:
     def close(self) -> None:
         self.db.dispose()
 
+    def refresh_statistics(self) -> None:
+        """Keep the query planner's statistics current (run at start and periodically)."""
+        self.db.refresh_statistics()
+
     def read_scope(self) -> AbstractContextManager[object]:
         """One read transaction around a whole read-only request (auth and the service call
         share it); services' own reads inside join it."""
@@ -96,6 +100,7 @@ def init_instance(
             )
         upgrade(db)
         _seed(db, root_password)
+        db.refresh_statistics()
     except BaseException:
         db.dispose()
         if created:

@@ -31,7 +31,9 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         _configure_sqlite(engine)
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_size=pool_size, max_overflow=16, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip (~1 ms) per request; a connection the server
+        # dropped fails one request and is then replaced, and old ones are recycled.
+        return create_engine(url, pool_size=pool_size, max_overflow=16, pool_recycle=1800)
     return create_engine(url, poolclass=NullPool)
 
 
@@ -99,6 +101,18 @@ class Database:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
+
+    def refresh_statistics(self) -> None:
+        """Give SQLite's planner current statistics (PostgreSQL's autovacuum does its own).
+
+        Without them SQLite walks the name index of a million images to fill a page of one
+        dataset (150 ms instead of 1.5 ms). A sampled ANALYZE costs a few milliseconds.
+        """
+        if self.dialect != "sqlite":
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -16,6 +19,8 @@ from starlette.routing import Match, Route
 from pyomero.services.instance import Instance, load_instance
 from pyomero.web import json_api, webclient
 from pyomero.web.responses import json_response
+
+log = logging.getLogger("pyomero.web")
 
 
 def _is_api(path: str) -> bool:
@@ -59,8 +64,12 @@ def create_app(instance: Instance) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        instance.close()
+        maintenance = asyncio.create_task(_maintain(instance))
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            instance.close()
 
     app = Starlette(
         debug=instance.settings.debug,
@@ -71,6 +80,20 @@ def create_app(instance: Instance) -> Starlette:
     app.router.redirect_slashes = False
     app.state.instance = instance
     return app
+
+
+#: How often each worker refreshes the planner statistics, in seconds.
+STATISTICS_INTERVAL = 600
+
+
+async def _maintain(instance: Instance) -> None:
+    """At start and then every few minutes: refresh statistics (a few ms, off the loop)."""
+    while True:
+        try:
+            await run_in_threadpool(instance.refresh_statistics)
+        except Exception:  # noqa: BLE001 - maintenance must never take the server down
+            log.warning("refreshing planner statistics failed", exc_info=True)
+        await asyncio.sleep(STATISTICS_INTERVAL)
 
 
 def app_factory() -> Starlette:
