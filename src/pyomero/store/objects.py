@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     exists,
     func,
     select,
@@ -64,7 +65,7 @@ from pyomero.store.schema import (
     well,
     wellsample,
 )
-from pyomero.store.visibility import readable
+from pyomero.store.visibility import Mode, readable, readable_clause, readable_params
 
 
 @dataclass
@@ -322,7 +323,7 @@ def _children_of(link: Table, parent_id: int) -> Select:
     return select(link.c.child).where(link.c.parent == parent_id)
 
 
-Filter = Callable[[int], ColumnElement[bool]]
+Filter = Callable[[Any], ColumnElement[bool]]  # a value or a bound parameter
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ def _by_name(table: Table) -> Callable[[], list[Any]]:
     return lambda: [func.lower(table.c.name), table.c.id]
 
 
-def _wells_with_samples(filters: dict[str, int]) -> ColumnElement[bool]:
+def _wells_with_samples(filters: dict[str, Any]) -> ColumnElement[bool]:
     """Wells having one WellSample that meets every sample filter (run and/or index) at once."""
     sample = select(wellsample.c.well)
     if "plateacquisition" in filters:
@@ -476,20 +477,42 @@ def _select(kind: Kind) -> Select:
     )
 
 
-def _conditions(kind: Kind, actor: Actor, query: ListQuery) -> list[ColumnElement[bool]]:
+def _conditions(kind: Kind, mode: Mode, query: ListQuery) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a list, as bound parameters (values come from ``_values``)."""
     conds: list[ColumnElement[bool]] = []
     if not kind.system:
-        conds.append(readable(actor, kind.table, context_group=query.context_group))
+        conds.append(readable_clause(kind.table, mode))
         if query.owner is not None:
-            conds.append(kind.table.c.owner_id == query.owner)
+            conds.append(kind.table.c.owner_id == bindparam("q_owner"))
         if query.orphaned and kind.orphan is not None:
             conds.append(kind.orphan())
-    for name, value in query.filters.items():
+    names = sorted(query.filters)
+    for name in names:
         if name not in _SAMPLE_FILTERS:
-            conds.append(kind.filters[name](value))
+            conds.append(kind.filters[name](bindparam(f"f_{name}")))
     if kind.table is well and any(name in query.filters for name in _SAMPLE_FILTERS):
-        conds.append(_wells_with_samples(query.filters))
+        conds.append(_wells_with_samples({n: bindparam(f"f_{n}") for n in names}))
     return conds
+
+
+def _values(actor: Actor, query: ListQuery) -> tuple[Mode, dict[str, Any]]:
+    mode, values = readable_params(actor, query.context_group)
+    if query.owner is not None:
+        values["q_owner"] = query.owner
+    values.update({f"f_{name}": value for name, value in query.filters.items()})
+    return mode, values
+
+
+#: Statements built once per shape (kind, visibility mode, which filters); the values are
+#: bound at execution, so SQLAlchemy neither rebuilds nor recompiles them per request.
+_STATEMENTS: dict[tuple[Any, ...], Select] = {}
+
+
+def _statement(key: tuple[Any, ...], build: Callable[[], Select]) -> Select:
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = build()
+    return found
 
 
 def list_objects(
@@ -497,16 +520,26 @@ def list_objects(
 ) -> tuple[list[Any], int]:
     """One page of ``kind_name`` objects the caller may read, and how many there are in all."""
     kind = KINDS[kind_name]
-    conds = _conditions(kind, actor, query)
-    total = conn.scalar(select(func.count()).select_from(kind.table).where(*conds)) or 0
+    mode, values = _values(actor, query)
+    shape = (
+        kind_name,
+        mode,
+        query.owner is not None,
+        query.orphaned and kind.orphan is not None,
+        tuple(sorted(query.filters)),
+    )
+    count = _statement(
+        ("count", *shape),
+        lambda: select(func.count()).select_from(kind.table).where(*_conditions(kind, mode, query)),
+    )
+    total = conn.scalar(count, values) or 0
     if query.limit == 0 or query.offset >= total:
         return [], total
-    base = _select(kind)
-    rows = _dicts(
-        conn.execute(
-            base.where(*conds).order_by(*kind.order()).offset(query.offset).limit(query.limit)
-        )
+    page = _statement(
+        ("page", *shape),
+        lambda: _select(kind).where(*_conditions(kind, mode, query)).order_by(*kind.order()),
     )
+    rows = _dicts(conn.execute(page.offset(query.offset).limit(query.limit), values))
     resolver = DetailsResolver(conn, actor)
     if not kind.system:
         resolver.remember(rows)
@@ -528,8 +561,15 @@ def get_object(
 ) -> Any | None:
     """A single readable object with what its single GET loads, or None."""
     kind = KINDS[kind_name]
-    conds = _conditions(kind, actor, ListQuery(context_group=context_group))
-    found = _dicts(conn.execute(_select(kind).where(kind.table.c.id == object_id, *conds)))
+    query = ListQuery(context_group=context_group)
+    mode, values = _values(actor, query)
+    statement = _statement(
+        ("get", kind_name, mode),
+        lambda: _select(kind).where(
+            kind.table.c.id == bindparam("object_id"), *_conditions(kind, mode, query)
+        ),
+    )
+    found = _dicts(conn.execute(statement, {**values, "object_id": object_id}))
     if not found:
         return None
     row = found[0]
@@ -546,10 +586,13 @@ def get_object(
     return obj
 
 
+_CHANNELS = (
+    select(channel).where(channel.c.pixels == bindparam("pixels_id")).order_by(channel.c.index)
+)
+
+
 def load_channels(conn: Connection, pixels_id: int, resolver: DetailsResolver) -> list[Channel]:
-    rows = _dicts(
-        conn.execute(select(channel).where(channel.c.pixels == pixels_id).order_by(channel.c.index))
-    )
+    rows = _dicts(conn.execute(_CHANNELS, {"pixels_id": pixels_id}))
     return [_channel(r, resolver) for r in rows]
 
 
