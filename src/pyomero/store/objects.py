@@ -90,25 +90,23 @@ def _length(value: float | None, unit: str | None) -> Length | None:
 def _dicts(result: Any) -> list[dict[str, Any]]:
     """Rows as plain dicts: several times faster to read field by field than ``Row`` objects."""
     keys = list(result.keys())
-    return [dict(zip(keys, values, strict=True)) for values in result.tuples()]
+    return [dict(zip(keys, values, strict=True)) for values in result]
 
 
-def _project(row: dict[str, Any], details: DetailsResolver) -> Project:
-    return Project(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        details=details.details(row["owner_id"], row["group_id"]),
-    )
+def _container(
+    cls: type[Project] | type[Dataset],
+) -> Callable[[dict[str, Any], DetailsResolver], Any]:
+    """Projects and Datasets: a name, a description and details."""
 
+    def build(row: dict[str, Any], details: DetailsResolver) -> Project | Dataset:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            description=row["description"],
+            details=details.details(row["owner_id"], row["group_id"]),
+        )
 
-def _dataset(row: dict[str, Any], details: DetailsResolver) -> Dataset:
-    return Dataset(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        details=details.details(row["owner_id"], row["group_id"]),
-    )
+    return build
 
 
 def _screen(row: dict[str, Any], details: DetailsResolver) -> Screen:
@@ -363,7 +361,7 @@ KINDS: dict[str, Kind] = {
     "project": Kind(
         "Project",
         project,
-        _project,
+        _container(Project),
         _by_name(project),
         {"dataset": lambda i: _in(project.c.id, _parent_of(projectdatasetlink, i))},
         link=projectdatasetlink,
@@ -371,7 +369,7 @@ KINDS: dict[str, Kind] = {
     "dataset": Kind(
         "Dataset",
         dataset,
-        _dataset,
+        _container(Dataset),
         _by_name(dataset),
         {
             "project": lambda i: _in(dataset.c.id, _children_of(projectdatasetlink, i)),
@@ -709,7 +707,7 @@ def child_counts(
             .where(link.c.parent.in_(ids), readable(actor, link))
             .group_by(link.c.parent)
         )
-    counts: dict[int, int] = dict(conn.execute(query).tuples().all())
+    counts: dict[int, int] = {parent: n for parent, n in conn.execute(query)}
     return {i: counts.get(i, 0) for i in ids}
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, bindparam, false, or_, true
+from sqlalchemy import ColumnElement, FromClause, and_, false, or_, true
+from sqlalchemy import bindparam as _bindparam
 
 from pyomero.model.permissions import SYSTEM_GROUP_ID, USER_GROUP_ID, Actor
 
@@ -43,8 +44,19 @@ def readable_params(actor: Actor, context_group: int | None = None) -> tuple[Mod
     return Mode.GROUPS_OR_OWN, {"vis_groups": groups, "vis_user": actor.user_id}
 
 
-def readable_clause(table: FromClause, mode: Mode) -> ColumnElement[bool]:
-    """A WHERE clause of the given shape over ``table`` (with ``owner_id``/``group_id``)."""
+def readable_clause(
+    table: FromClause, mode: Mode, values: dict[str, Any] | None = None
+) -> ColumnElement[bool]:
+    """A WHERE clause of the given shape over ``table`` (with ``owner_id``/``group_id``).
+
+    Its parameters are left unbound unless ``values`` are given.
+    """
+
+    def bindparam(name: str, *, expanding: bool = False) -> Any:
+        if values is None:
+            return _bindparam(name, expanding=expanding)
+        return _bindparam(name, values[name], expanding=expanding)
+
     group = table.c.group_id
     owner = table.c.owner_id
     system = group.in_(_SYSTEM)
@@ -68,8 +80,7 @@ def readable(
     read, otherwise that group only.
     """
     mode, values = readable_params(actor, context_group)
-    clause = readable_clause(table, mode)
-    return clause.params(values) if values else clause
+    return readable_clause(table, mode, values)
 
 
 def nothing() -> ColumnElement[bool]:
