@@ -13,7 +13,7 @@ from typing import Any, cast
 from pyomero.model.permissions import GroupLevel
 from pyomero.services import accounts
 from pyomero.services.instance import Instance
-from pyomero.store import bulk
+from pyomero.store import bulk, specs
 
 DEMO_GROUP = "demo"
 #: (username, first name, last name, group owner)
@@ -33,7 +33,7 @@ def rgba(red: int, green: int, blue: int, alpha: int = 255) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
-def _channels(count: int) -> list[bulk.ChannelSpec]:
+def _channels(count: int) -> list[specs.ChannelSpec]:
     return [
         {
             "name": name,
@@ -49,7 +49,7 @@ def _channels(count: int) -> list[bulk.ChannelSpec]:
     ]
 
 
-_STACK: bulk.PixelsSpec = {
+_STACK: specs.PixelsSpec = {
     "sizex": 512,
     "sizey": 512,
     "sizez": 5,
@@ -60,7 +60,7 @@ _STACK: bulk.PixelsSpec = {
     "physicalsizey": 0.1625,
     "physicalsizez": 0.5,
 }
-_WELL_FIELD: bulk.PixelsSpec = {
+_WELL_FIELD: specs.PixelsSpec = {
     "sizex": 256,
     "sizey": 256,
     "pixelstype": "uint16",
@@ -69,7 +69,7 @@ _WELL_FIELD: bulk.PixelsSpec = {
 }
 
 
-def _image(name: str, day: int) -> bulk.ImageSpec:
+def _image(name: str, day: int) -> specs.ImageSpec:
     return {
         "name": name,
         "acquisition_date": datetime(2024, 3, day, 10, 30),
@@ -79,7 +79,7 @@ def _image(name: str, day: int) -> bulk.ImageSpec:
     }
 
 
-def _shape(kind: str, **fields: Any) -> bulk.ShapeSpec:
+def _shape(kind: str, **fields: Any) -> specs.ShapeSpec:
     """A shape on the middle plane, outlined in yellow unless ``fields`` say otherwise."""
     spec = {
         "kind": kind,
@@ -88,10 +88,10 @@ def _shape(kind: str, **fields: Any) -> bulk.ShapeSpec:
         "strokecolor": rgba(255, 255, 0),
         "strokewidth": 1.0,
     }
-    return cast(bulk.ShapeSpec, spec | fields)
+    return cast(specs.ShapeSpec, spec | fields)
 
 
-def _shapes() -> list[bulk.ShapeSpec]:
+def _shapes() -> list[specs.ShapeSpec]:
     return [
         _shape(
             "Rectangle",
