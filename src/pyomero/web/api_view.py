@@ -123,7 +123,7 @@ def _respond(
             else json_response(result, callback=call.callback)
         )
         if new_session and call.ctx is not None:
-            set_session_cookie(response, call.instance, call.ctx.session_uuid)
+            set_session_cookie(response, call.request, call.instance, call.ctx.session_uuid)
         return response
     except PyomeroError as exc:
         return error_response(exc, call.instance)

@@ -432,7 +432,7 @@ def login(call: ApiCall) -> Any:
     response = json_response(
         {"success": True, "eventContext": event_context_json(ctx)}, api_version=False
     )
-    set_session_cookie(response, call.instance, ctx.session_uuid)
+    set_session_cookie(response, call.request, call.instance, ctx.session_uuid)
     return response
 
 

@@ -46,10 +46,16 @@ def authenticate(instance: Instance, request: Request) -> Caller:
     return Caller(accounts.join_session(instance, cookie), False)
 
 
-def set_session_cookie(response: Response, instance: Instance, uuid: str) -> None:
-    """A browser-session cookie (expires when the browser closes), HttpOnly, SameSite=Lax."""
+def set_session_cookie(response: Response, request: Request, instance: Instance, uuid: str) -> None:
+    """A browser-session cookie (expires when the browser closes), HttpOnly, SameSite=Lax,
+    and Secure when the request came over HTTPS."""
     response.set_cookie(
-        instance.settings.session_cookie_name, uuid, httponly=True, samesite="lax", path="/"
+        instance.settings.session_cookie_name,
+        uuid,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=request.url.scheme == "https",
     )
 
 

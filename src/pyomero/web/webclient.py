@@ -89,7 +89,7 @@ async def login(request: Request) -> Response:
     except LoginFailed as exc:
         return _login_form(request, str(exc), 403)
     response = RedirectResponse(_safe_next(request.query_params.get("url")), status_code=302)
-    set_session_cookie(response, instance, ctx.session_uuid)
+    set_session_cookie(response, request, instance, ctx.session_uuid)
     return response
 
 
