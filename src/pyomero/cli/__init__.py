@@ -1,1 +1,1 @@
-"""cli"""
+"""The ``pyomero`` command line."""

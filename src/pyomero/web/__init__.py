@@ -1,1 +1,1 @@
-"""web"""
+"""HTTP only: parse, call one service, encode with wire, respond."""
