@@ -23,7 +23,6 @@ __all__ = [
     "get_object",
     "list_objects",
     "save_container",
-    "wellsample_index",
 ]
 
 #: kind -> OMERO class name used in messages ("Project 12 not found").
@@ -79,11 +78,6 @@ def _extras(
             o.id: {"wellsample_index": store.wellsample_index(conn, run_id=o.id)} for o in items
         }
     return {}
-
-
-def wellsample_index(ctx: Context, *, plate_id: int) -> list[int]:
-    with ctx.instance.db.read() as conn:
-        return store.wellsample_index(conn, plate_id=plate_id)
 
 
 def _check_group(actor: Actor, group_id: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -335,12 +335,3 @@ def new_event(
             )
         )
     )
-
-
-def group_names(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
-    rows = conn.execute(
-        select(experimentergroup.c.id, experimentergroup.c.name).where(
-            experimentergroup.c.id.in_(list(ids))
-        )
-    )
-    return {r.id: r.name for r in rows}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, false, or_, true
+from sqlalchemy import ColumnElement, FromClause, and_, or_, true
 from sqlalchemy import bindparam as _bindparam
 
 from pyomero.model.permissions import SYSTEM_GROUP_ID, USER_GROUP_ID, Actor
@@ -81,7 +81,3 @@ def readable(
     """
     mode, values = readable_params(actor, context_group)
     return readable_clause(table, mode, values)
-
-
-def nothing() -> ColumnElement[bool]:
-    return false()
