@@ -167,3 +167,21 @@ def test_group_adduser_as_owner(instance):
     assert len(actor.member_of) == 3
     with pytest.raises(NotFound):
         accounts.add_to_group(instance, group="nope", usernames=["alice"])
+
+
+def test_a_request_touches_an_old_session_inside_its_read_scope(instance):
+    """join_session writes last_access (at most every 30 s) while the request's shared read
+    transaction is open: the write must go through and the session must stay valid."""
+    ctx = accounts.login(instance, username="root", password="root-password")
+    old = accounts.utcnow() - timedelta(seconds=120)
+    with instance.db.write() as conn:
+        conn.execute(
+            update(session).where(session.c.uuid == ctx.session_uuid).values(last_access=old)
+        )
+    with instance.read_scope():
+        assert accounts.join_session(instance, ctx.session_uuid).actor.user_id == 0
+    with instance.db.read() as conn:
+        touched = conn.scalar(
+            select(session.c.last_access).where(session.c.uuid == ctx.session_uuid)
+        )
+    assert touched > old + timedelta(seconds=60)
