@@ -11,8 +11,7 @@ from pyomero.model.permissions import Action, Actor, allowed
 from pyomero.services.accounts import Context, utcnow
 from pyomero.store import objects as store
 from pyomero.store import writes
-from pyomero.store.accounts import new_event
-from pyomero.store.details import DetailsResolver
+from pyomero.store.accounts import get_group, new_event
 from pyomero.store.objects import ListQuery
 
 __all__ = [
@@ -129,7 +128,10 @@ def save_container(ctx: Context, request: SaveRequest) -> Any:
             event = new_event(conn, actor, kind="Internal", now=now, session_id=ctx.session_id)
             writes.update_container(conn, kind, object_id, request.values, event_id=event)
             owner_id, group_id = row.owner_id, row.group_id
-        for spec in request.annotations or []:
+        annotations = request.annotations or []
+        if annotations and not _may_ids(actor, Action.ANNOTATE, owner_id, group_id, conn):
+            raise SecurityViolation(f"Cannot annotate {_JAVA_CLASS[kind]}:Id_{object_id}")
+        for spec in annotations:
             if spec.id is None:
                 _check_group(actor, group_id)
                 annotation_id = writes.insert_annotation(
@@ -142,8 +144,6 @@ def save_container(ctx: Context, request: SaveRequest) -> Any:
                     raise SecurityViolation(
                         f"Cannot read ome.model.annotations.Annotation:Id_{spec.id}"
                     )
-            if not _may_ids(actor, Action.ANNOTATE, owner_id, group_id, conn):
-                raise SecurityViolation(f"Cannot annotate {_JAVA_CLASS[kind]}:Id_{object_id}")
             writes.link_annotation(
                 conn,
                 table,
@@ -162,7 +162,7 @@ def _may(actor: Actor, action: Action, row: Any, conn: Any) -> bool:
 
 
 def _may_ids(actor: Actor, action: Action, owner_id: int, group_id: int, conn: Any) -> bool:
-    level = DetailsResolver(conn, actor).group(group_id).level
+    level = get_group(conn, group_id).level
     return allowed(actor, action, owner_id=owner_id, group_id=group_id, level=level)
 
 

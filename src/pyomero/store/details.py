@@ -60,11 +60,6 @@ class DetailsResolver:
                     {name: row[key] for key, name in _GROUP_KEYS}
                 )
 
-    def group(self, group_id: int) -> ExperimenterGroup:
-        if group_id not in self._groups:
-            self.prefetch([(next(iter(self._experimenters), 0), group_id)])
-        return self._groups[group_id]
-
     def details(self, owner_id: int, group_id: int) -> Details:
         key = (owner_id, group_id)
         found = self._details.get(key)

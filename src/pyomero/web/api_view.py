@@ -58,7 +58,8 @@ class ApiCall:
         return str(self.request.base_url).rstrip("/")
 
 
-def _form(request: Request, body: bytes) -> dict[str, str]:
+def form_fields(request: Request, body: bytes) -> dict[str, str]:
+    """The fields of a form-encoded body (last value wins); {} for any other body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_TYPES[0]:
         return {}
@@ -85,7 +86,7 @@ def endpoint(
         form: dict[str, str] = {}
         if request.method not in csrf.SAFE_METHODS:
             body = await request.body()
-            form = _form(request, body)
+            form = form_fields(request, body)
             try:
                 csrf.check(request, form.get(csrf.FORM_FIELD))
             except csrf.CsrfFailure as failure:

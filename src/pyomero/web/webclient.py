@@ -7,7 +7,6 @@ OMERO.web. The rest of the webclient (tree API, annotations) arrives with its ow
 from __future__ import annotations
 
 import html
-from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from pyomero.errors import LoginFailed, NotLoggedIn
 from pyomero.services import accounts
 from pyomero.services.instance import Instance
 from pyomero.web import csrf
+from pyomero.web.api_view import form_fields
 from pyomero.web.session import clear_session_cookie, set_session_cookie
 
 LOGIN_URL = "/webclient/login/"
@@ -65,16 +65,23 @@ def _login_form(request: Request, message: str = "", status: int = 200) -> Respo
     return _page("pyomero login", body, status, secret=fresh)
 
 
-async def login(request: Request) -> Response:
-    instance: Instance = request.app.state.instance
-    if request.method == "GET":
-        return _login_form(request)
-    body = await request.body()
-    form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+async def _checked_form(request: Request) -> dict[str, str] | Response:
+    """The posted form, or the 403 page when its CSRF token does not check out."""
+    form = form_fields(request, await request.body())
     try:
         csrf.check(request, form.get(csrf.FORM_FIELD))
     except csrf.CsrfFailure as failure:
         return _page("Forbidden", f"<p>CSRF Failed: {html.escape(failure.reason)}</p>", 403)
+    return form
+
+
+async def login(request: Request) -> Response:
+    instance: Instance = request.app.state.instance
+    if request.method == "GET":
+        return _login_form(request)
+    form = await _checked_form(request)
+    if isinstance(form, Response):
+        return form
     username, password = form.get("username", "").strip(), form.get("password", "")
     if not username or not password:
         return _login_form(request, "Username and password are required.", 403)
@@ -100,12 +107,9 @@ async def logout(request: Request) -> Response:
         field, fresh = _token_field(request)
         body = f'<form method="post">{field}<button type="submit">Log out</button></form>'
         return _page("Log out", body, secret=fresh)
-    raw = await request.body()
-    form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-    try:
-        csrf.check(request, form.get(csrf.FORM_FIELD))
-    except csrf.CsrfFailure as failure:
-        return _page("Forbidden", f"<p>CSRF Failed: {html.escape(failure.reason)}</p>", 403)
+    checked = await _checked_form(request)
+    if isinstance(checked, Response):
+        return checked
     uuid = request.cookies.get(instance.settings.session_cookie_name)
     if uuid:
         await run_in_threadpool(accounts.logout, instance, uuid)
