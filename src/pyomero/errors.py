@@ -4,6 +4,7 @@
 
     PyomeroError
     ├── InvalidInput          a parameter, body or file from outside does not parse (400)
+    │   └── BadFile           a file to import is unsupported, truncated or corrupt (400)
     ├── NotFound              no such object, or the caller may not read it (404)
     ├── NotLoggedIn           no valid session (403 "Not logged in")
     ├── LoginFailed           wrong credentials or a refused account (403)
@@ -34,6 +35,10 @@ class InvalidInput(PyomeroError):
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class BadFile(InvalidInput):
+    """A file given to import cannot be read: unsupported format, truncated, corrupt."""
 
 
 class NotFound(PyomeroError):
