@@ -64,6 +64,43 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("debug", False, bool, "send stack traces to clients; never in production"),
     Setting("db_pool_size", 8, int, "database connections per worker"),
+    Setting(
+        "import_roots",
+        "",
+        str,
+        "directories (separated by the OS path separator) whose files `pyomero import "
+        "--transfer ln_s` may register in place, without copying",
+    ),
+    Setting(
+        "thumb_default_size",
+        96,
+        int,
+        "longest side of a default thumbnail (omero.thumbnails browser.thumb_default_size)",
+    ),
+    Setting(
+        "max_tile_length",
+        1024,
+        int,
+        "largest tile width or height a client may ask for (omero.pixeldata.max_tile_length)",
+    ),
+    Setting(
+        "interpolate_pixels",
+        True,
+        bool,
+        "imgData `interpolate`: whether viewers smooth zoomed pixels (omero.web.viewer.interpolate_pixels)",
+    ),
+    Setting(
+        "initial_zoom_level",
+        0,
+        int,
+        "imgData `init_zoom` (omero.web.viewer.initial_zoom_level; negative counts from the end)",
+    ),
+    Setting(
+        "plate_layout",
+        "expand",
+        str,
+        "default plate grid layout: expand, shrink or trim (omero.web.plate_layout)",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -88,6 +125,16 @@ class Settings:
     )
     debug: bool = False
     db_pool_size: int = 8
+    import_roots: str = ""
+    thumb_default_size: int = 96
+    max_tile_length: int = 1024
+    interpolate_pixels: bool = True
+    initial_zoom_level: int = 0
+    plate_layout: str = "expand"
+
+    def import_root_paths(self) -> list[Path]:
+        """The resolved directories files may be registered in place from."""
+        return [Path(p).resolve() for p in self.import_roots.split(os.pathsep) if p.strip()]
 
     @property
     def resolved_database_url(self) -> str:

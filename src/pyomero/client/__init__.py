@@ -1,5 +1,23 @@
 """The Python client (httpx), sharing ``wire/`` with the server and never ``services/``.
 
-Empty for now; the package exists so that the layer contract in pyproject.toml (the client
-is independent of the server) holds from the first commit.
+``import_paths`` imports files through a server as ``pyomero import`` does; ``Importer``
+is the session underneath it, for callers that need the steps one by one.
 """
+
+from pyomero.client.importer import (
+    Importer,
+    ServerUnreachable,
+    UploadEntry,
+    collect_files,
+    import_paths,
+    server_url,
+)
+
+__all__ = [
+    "Importer",
+    "ServerUnreachable",
+    "UploadEntry",
+    "collect_files",
+    "import_paths",
+    "server_url",
+]

@@ -210,3 +210,23 @@ def default_rendering(pixels: PixelsInfo) -> RenderingDef:
     return RenderingDef(
         model=model, default_z=pixels.size_z // 2, default_t=0, channels=tuple(bindings)
     )
+
+
+#: Border between split-channel panels (omero-py ``splitChannelDims``).
+SPLIT_BORDER = 2
+
+
+def split_channel_layout(size_x: int, size_y: int, panels: int) -> dict[str, int]:
+    """Grid of a split-channel image of ``panels`` panels (spec webgateway-idr.md 6.9)."""
+    import math
+
+    root = math.sqrt(panels)
+    rows = round(root)
+    columns = rows + 1 if root > rows else rows
+    return {
+        "width": size_x * columns + SPLIT_BORDER * (columns + 1),
+        "height": size_y * rows + SPLIT_BORDER * (rows + 1),
+        "border": SPLIT_BORDER,
+        "gridx": columns,
+        "gridy": rows,
+    }

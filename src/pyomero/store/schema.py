@@ -103,6 +103,9 @@ session = Table(
     Column("time_to_idle", Integer, nullable=False),
     Column("closed", DateTime),
     Column("user_agent", String(255)),
+    # Rendering settings copied with webgateway's copyImgRDef, as OMERO.web keeps them in
+    # the web session (JSON of the ``getImgRDef`` shape).
+    Column("copied_rdef", Text),
 )
 
 event = Table(
@@ -152,6 +155,36 @@ dataset = _named_table(
     Column("description", Text),
 )
 
+originalfile = _object_table(
+    "originalfile",
+    Column("name", String(255), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("hash", String(64)),
+    Column("hasher", String(16)),
+    Column("mimetype", String(255)),
+    # Where the bytes are: relative to the instance's files/ directory, or an absolute path
+    # under an import root for files registered in place (``--transfer ln_s``).
+    Column("location", String(2048), nullable=False),
+)
+
+fileset = _object_table(
+    "fileset",
+    Column("templateprefix", String(1024), nullable=False),
+)
+
+filesetentry = Table(
+    "filesetentry",
+    metadata,
+    _pk(),
+    _fk("fileset", "fileset", ondelete="CASCADE"),
+    _fk("originalfile", "originalfile"),
+    Column("fileset_index", Integer, nullable=False),
+    Column("clientpath", String(2048), nullable=False),
+    UniqueConstraint("fileset", "fileset_index", name="uq_filesetentry_fileset_index"),
+    Index("ix_filesetentry_originalfile", "originalfile"),
+)
+
 image = _named_table(
     "image",
     Column("description", Text),
@@ -160,7 +193,9 @@ image = _named_table(
     Column("partial", Boolean),
     Column("series", Integer),
     Column("format", String(64)),
+    _fk("fileset", "fileset", nullable=True),
 )
+Index("ix_image_fileset", image.c.fileset)
 
 projectdatasetlink = _link_table("projectdatasetlink", "project", "dataset")
 datasetimagelink = _link_table("datasetimagelink", "dataset", "image")
@@ -188,6 +223,11 @@ pixels = _object_table(
     Column("methodology", String(255)),
     Column("waveincrement", Float),
     Column("wavestart", Integer),
+    # Where the pixels are: "ome-zarr" (relative to the instance's pixels/ directory) or the
+    # format of a file registered in place (absolute path); ``pixelseries`` picks the series.
+    Column("pixelstore", String(64)),
+    Column("pixelpath", String(2048)),
+    Column("pixelseries", Integer),
     UniqueConstraint("image", name="uq_pixels_image"),
 )
 
@@ -215,7 +255,43 @@ channel = _object_table(
     Column("illumination", String(64)),
     Column("mode", String(64)),
     Column("photometricinterpretation", String(64)),
+    # OMERO's StatsInfo globalMin/globalMax, computed at import.
+    Column("statsmin", Float),
+    Column("statsmax", Float),
     UniqueConstraint("pixels", "index", name="uq_channel_pixels_index"),
+)
+
+renderingdef = _object_table(
+    "renderingdef",
+    _fk("pixels", "pixels", ondelete="CASCADE"),
+    Column("defaultz", Integer, nullable=False),
+    Column("defaultt", Integer, nullable=False),
+    Column("model", String(16), nullable=False),
+    Column("invertaxis", Boolean, nullable=False, default=False),
+    Column("version", Integer, nullable=False, default=0),
+)
+UniqueConstraint(
+    renderingdef.c.pixels, renderingdef.c.owner_id, name="uq_renderingdef_pixels_owner"
+)
+
+channelbinding = Table(
+    "channelbinding",
+    metadata,
+    _fk("renderingdef", "renderingdef", ondelete="CASCADE"),
+    Column("index", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("inputstart", Float, nullable=False),
+    Column("inputend", Float, nullable=False),
+    Column("family", String(16), nullable=False),
+    Column("coefficient", Float, nullable=False),
+    Column("noisereduction", Boolean, nullable=False),
+    Column("red", Integer, nullable=False),
+    Column("green", Integer, nullable=False),
+    Column("blue", Integer, nullable=False),
+    Column("alpha", Integer, nullable=False),
+    Column("lookuptable", String(255)),
+    Column("reverseintensity", Boolean, nullable=False),
+    UniqueConstraint("renderingdef", "index", name="uq_channelbinding_renderingdef_index"),
 )
 
 screen = _named_table(

@@ -73,6 +73,9 @@ class PixelsSpec(TypedDict, total=False):
     methodology: str | None
     waveincrement: float | None
     wavestart: int | None
+    pixelstore: str | None
+    pixelpath: str | None
+    pixelseries: int | None
 
 
 class ChannelSpec(TypedDict, total=False):
@@ -98,6 +101,8 @@ class ChannelSpec(TypedDict, total=False):
     illumination: str | None
     mode: str | None
     photometricinterpretation: str | None
+    statsmin: float | None
+    statsmax: float | None
 
 
 class ImageSpec(TypedDict, total=False):
@@ -110,6 +115,7 @@ class ImageSpec(TypedDict, total=False):
     partial: bool | None
     series: int | None
     format: str | None
+    fileset: int | None
     pixels: PixelsSpec | None
     channels: Sequence[ChannelSpec] | None
 

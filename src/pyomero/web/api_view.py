@@ -76,17 +76,26 @@ def error_response(exc: BaseException, instance: Instance, *, version: bool = Tr
 
 
 def endpoint(
-    handler: Callable[[ApiCall], Any], *, login: bool = True, jsonp: bool = True
+    handler: Callable[[ApiCall], Any],
+    *,
+    login: bool = True,
+    jsonp: bool = True,
+    read_body: bool = True,
 ) -> Callable[[Request], Any]:
-    """Wrap ``handler`` into a Starlette endpoint with CSRF, login and error mapping."""
+    """Wrap ``handler`` into a Starlette endpoint with CSRF, login and error mapping.
+
+    ``read_body=False`` leaves the body unread for the handler to stream (large uploads);
+    CSRF then comes from the header only, since there is no form to look in.
+    """
 
     async def view(request: Request) -> Response:
         instance: Instance = request.app.state.instance
         body = b""
         form: dict[str, str] = {}
         if request.method not in csrf.SAFE_METHODS:
-            body = await request.body()
-            form = form_fields(request, body)
+            if read_body:
+                body = await request.body()
+                form = form_fields(request, body)
             try:
                 csrf.check(request, form.get(csrf.FORM_FIELD))
             except csrf.CsrfFailure as failure:

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 
 from pyomero.services.instance import Instance, load_instance
-from pyomero.web import json_api, webclient
+from pyomero.web import imports, json_api, webclient, webgateway
 from pyomero.web.responses import json_response
 
 log = logging.getLogger("pyomero.web")
@@ -29,7 +29,12 @@ def _is_api(path: str) -> bool:
 
 def create_app(instance: Instance) -> Starlette:
     """The whole server for one instance: JSON API, webclient pages, and what later issues add."""
-    routes: list[Route] = [*json_api.routes(), *webclient.routes()]
+    routes: list[Route] = [
+        *json_api.routes(),
+        *webclient.routes(),
+        *imports.routes(),
+        *webgateway.routes(),
+    ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
         # OMERO.web (Django's APPEND_SLASH) redirects a GET without its trailing slash.

@@ -1,0 +1,152 @@
+"""OME-XML (parsed by ome-types) to the import metadata of ``pixels.source``.
+
+OME-TIFF files and bioformats2raw OME-Zarr both carry OME-XML; one translation keeps their
+metadata identical: lengths in micrometres, wavelengths in nanometres, colours as RGBA
+bytes from OME's signed 32-bit integer, plates as ``PlateMeta`` with fields pointing at the
+series that hold their images.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pyomero.errors import BadFile
+from pyomero.pixels.source import (
+    AcquisitionMeta,
+    ChannelMeta,
+    ImageMeta,
+    PlateMeta,
+    WellField,
+    WellMeta,
+)
+
+#: OME length unit symbol -> metres.
+_METRES: dict[str, float] = {
+    "Ym": 1e24, "Zm": 1e21, "Em": 1e18, "Pm": 1e15, "Tm": 1e12, "Gm": 1e9, "Mm": 1e6,
+    "km": 1e3, "hm": 1e2, "dam": 1e1, "m": 1.0, "dm": 1e-1, "cm": 1e-2, "mm": 1e-3,
+    "µm": 1e-6, "nm": 1e-9, "pm": 1e-12, "fm": 1e-15, "am": 1e-18, "zm": 1e-21,
+    "ym": 1e-24, "Å": 1e-10, "thou": 2.54e-5, "li": 2.116666e-3, "in": 2.54e-2,
+    "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "ua": 1.495978707e11,
+    "ly": 9.4607304725808e15, "pc": 3.0856776e16, "pt": 3.527777e-4,
+}  # fmt: skip
+
+
+def parse(xml: str, label: str) -> Any:
+    """Parse OME-XML leniently (no schema validation: real files often break the schema)."""
+    import ome_types
+
+    try:
+        return ome_types.from_xml(xml, validate=False)
+    except Exception as exc:
+        raise BadFile(f"{label}: OME-XML metadata does not parse ({exc})") from exc
+
+
+def convert_length(value: float | None, unit: Any, to_metres: float) -> float | None:
+    """``value`` in ``unit`` expressed in the unit worth ``to_metres`` metres; None if unknown."""
+    if value is None:
+        return None
+    symbol = getattr(unit, "value", unit) if unit is not None else "µm"
+    factor = _METRES.get(str(symbol))
+    if factor is None:  # "pixel", "reference frame": no physical meaning
+        return None
+    return float(value) * factor / to_metres
+
+
+def rgba(color: Any) -> tuple[int, int, int, int] | None:
+    """RGBA bytes of an ome-types Color (OME stores a signed 32-bit RGBA integer)."""
+    if color is None:
+        return None
+    value = int(color.as_int32()) & 0xFFFFFFFF
+    return (value >> 24 & 0xFF, value >> 16 & 0xFF, value >> 8 & 0xFF, value & 0xFF)
+
+
+def channel_meta(channel: Any) -> ChannelMeta:
+    return ChannelMeta(
+        name=channel.name or None,
+        color=rgba(channel.color),
+        emission_wavelength=convert_length(
+            channel.emission_wavelength, channel.emission_wavelength_unit, 1e-9
+        ),
+        excitation_wavelength=convert_length(
+            channel.excitation_wavelength, channel.excitation_wavelength_unit, 1e-9
+        ),
+        fluor=channel.fluor or None,
+    )
+
+
+def image_meta(image: Any, name: str, size_c: int) -> ImageMeta:
+    """ImageMeta of an OME Image; channels padded or cut to ``size_c`` (RGB has one Channel)."""
+    pixels = image.pixels
+    channels: list[ChannelMeta] = []
+    for channel in pixels.channels:
+        meta = channel_meta(channel)
+        channels.extend([meta] * max(1, int(channel.samples_per_pixel or 1)))
+    channels = (channels + [ChannelMeta()] * size_c)[:size_c]
+    return ImageMeta(
+        name=name,
+        description=image.description or None,
+        acquisition_date=image.acquisition_date,
+        physical_size_x=convert_length(pixels.physical_size_x, pixels.physical_size_x_unit, 1e-6),
+        physical_size_y=convert_length(pixels.physical_size_y, pixels.physical_size_y_unit, 1e-6),
+        physical_size_z=convert_length(pixels.physical_size_z, pixels.physical_size_z_unit, 1e-6),
+        significant_bits=pixels.significant_bits,
+        channels=tuple(channels),
+    )
+
+
+def plate_meta(ome: Any, series_of_image: dict[str, int]) -> PlateMeta | None:
+    """The first Plate of the OME document, fields mapped to series through Image IDs."""
+    if not ome.plates:
+        return None
+    plate = ome.plates[0]
+    acquisition_of: dict[str, int] = {}
+    acquisitions = []
+    for index, acq in enumerate(plate.plate_acquisitions):
+        acquisitions.append(
+            AcquisitionMeta(
+                name=acq.name or None,
+                description=acq.description or None,
+                maximum_field_count=acq.maximum_field_count,
+            )
+        )
+        for ref in acq.well_sample_refs:
+            acquisition_of[ref.id] = index
+    wells = []
+    for well in plate.wells:
+        fields = []
+        for sample in sorted(well.well_samples, key=lambda s: s.index):
+            if sample.image_ref is None or sample.image_ref.id not in series_of_image:
+                continue
+            fields.append(
+                WellField(
+                    series=series_of_image[sample.image_ref.id],
+                    acquisition=acquisition_of.get(sample.id),
+                    position_x=convert_length(sample.position_x, sample.position_x_unit, 1e-6),
+                    position_y=convert_length(sample.position_y, sample.position_y_unit, 1e-6),
+                )
+            )
+        wells.append(WellMeta(row=well.row, column=well.column, fields=tuple(fields)))
+    return PlateMeta(
+        name=plate.name or "Plate",
+        rows=plate.rows or max((w.row + 1 for w in wells), default=0),
+        columns=plate.columns or max((w.column + 1 for w in wells), default=0),
+        row_naming=_naming(plate.row_naming_convention, "letter"),
+        column_naming=_naming(plate.column_naming_convention, "number"),
+        wells=tuple(wells),
+        acquisitions=tuple(acquisitions),
+        description=plate.description or None,
+    )
+
+
+def _naming(convention: Any, default: str) -> str:
+    value = getattr(convention, "value", convention)
+    return value if value in ("letter", "number") else default
+
+
+_FILE_NAME = re.compile(r"<(?:\w+:)?UUID\b[^>]*\bFileName=\"([^\"]+)\"")
+
+
+def referenced_files(xml: str) -> list[str]:
+    """File names a multi-file OME-TIFF's TiffData/UUID elements point at, in order, once."""
+    return list(dict.fromkeys(_FILE_NAME.findall(xml)))
