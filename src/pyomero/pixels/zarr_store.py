@@ -52,7 +52,7 @@ SMALLEST = 256
 #: Rows read from the source at a time (a multiple of CHUNK); fewer for very wide planes.
 BLOCK_ROWS = 1024
 BLOCK_BYTES = 64 << 20
-CNAME, CLEVEL = "zstd", 1
+CNAME, CLEVEL = "lz4", 5
 #: Chunks queued for the compressing threads before the reader waits (bounds memory).
 MAX_PENDING = 16
 
@@ -504,7 +504,10 @@ def _layout(
         shape, chunks = meta["shape"], meta["chunks"]
         if len(shape) != 5 or chunks[:3] != [1, 1, 1]:
             return None
-        if meta != _zarray(tuple(shape), tuple(chunks), dtype):
+        expected = _zarray(tuple(shape), tuple(chunks), dtype)
+        if meta.get("compressor", {}).get("id") == "blosc":
+            expected["compressor"] = meta["compressor"]  # frames say how to decode them
+        if meta != expected:
             return None
         shapes.append(tuple(shape))
         levels.append(

@@ -335,3 +335,12 @@ def new_event(
             )
         )
     )
+
+
+def set_copied_rdef(conn: Connection, session_id: int, text: str | None) -> None:
+    """The rendering settings a session copied (webgateway ``copyImgRDef``), as JSON text."""
+    conn.execute(update(session).where(session.c.id == session_id).values(copied_rdef=text))
+
+
+def copied_rdef(conn: Connection, session_id: int) -> str | None:
+    return conn.scalar(select(session.c.copied_rdef).where(session.c.id == session_id))

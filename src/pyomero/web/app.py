@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 
 from pyomero.services.instance import Instance, load_instance
-from pyomero.web import imports, json_api, webclient, webgateway
+from pyomero.web import gateway_settings, imports, json_api, webclient, webgateway
 from pyomero.web.responses import json_response
 
 log = logging.getLogger("pyomero.web")
@@ -34,6 +34,7 @@ def create_app(instance: Instance) -> Starlette:
         *webclient.routes(),
         *imports.routes(),
         *webgateway.routes(),
+        *gateway_settings.routes(),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

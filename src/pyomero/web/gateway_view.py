@@ -39,6 +39,7 @@ class GatewayCall:
     instance: Instance
     ctx: Context
     form: dict[str, str]
+    body: bytes = b""
 
     @property
     def query(self) -> Any:
@@ -97,8 +98,10 @@ def gateway(
     async def view(request: Request) -> Response:
         instance: Instance = request.app.state.instance
         form: dict[str, str] = {}
+        body = b""
         if request.method not in csrf.SAFE_METHODS:
-            form = form_fields(request, await request.body())
+            body = await request.body()
+            form = form_fields(request, body)
             try:
                 csrf.check(request, form.get(csrf.FORM_FIELD))
             except csrf.CsrfFailure as failure:
@@ -107,14 +110,17 @@ def gateway(
             callback = request.query_params.get("callback")
             if callback is not None and not _CALLBACK.fullmatch(callback):
                 return Response(b"Invalid callback", 400, media_type=HTML)
-        return await run_in_threadpool(_run, handler, request, instance, form, kind)
+        return await run_in_threadpool(_run, handler, request, instance, (form, body), kind)
 
     view.__name__ = handler.__name__
     return view
 
 
+Posted = tuple[dict[str, str], bytes]
+
+
 def _run(
-    handler: Handler, request: Request, instance: Instance, form: dict[str, str], kind: str
+    handler: Handler, request: Request, instance: Instance, form: Posted, kind: str
 ) -> Response:
     if request.method in ("GET", "HEAD"):
         with instance.read_scope():
@@ -123,7 +129,7 @@ def _run(
 
 
 def _respond(
-    handler: Handler, request: Request, instance: Instance, form: dict[str, str], kind: str
+    handler: Handler, request: Request, instance: Instance, form: Posted, kind: str
 ) -> Response:
     try:
         caller = authenticate(instance, request)
@@ -131,7 +137,7 @@ def _respond(
         return _not_logged_in(request)
     except PyomeroError as exc:
         return _error(exc, kind, request, instance)
-    call = GatewayCall(request, instance, caller.ctx, form)
+    call = GatewayCall(request, instance, caller.ctx, form[0], form[1])
     try:
         result = handler(call)
         response = result if isinstance(result, Response) else jsonp_response(result, request)
