@@ -181,6 +181,8 @@ class Importer:
         self.retries = retries
         self.retry_wait = retry_wait
         self._token: str | None = None
+        # An import may take minutes; a client passed in keeps the timeouts it was given.
+        self._no_timeout: dict[str, Any] = {"timeout": None} if client is None else {}
 
     def __enter__(self) -> Importer:
         return self
@@ -337,9 +339,9 @@ class Importer:
 
     def finish(self, token: str, target: dict[str, Any] | None = None) -> list[str]:
         """Import a complete upload; return the created objects (``Image:1``, ``Plate:2``)."""
-        created = self._json("POST", f"{IMPORTS}/{token}/import/", json=target or {}, timeout=None)[
-            "created"
-        ]
+        created = self._json(
+            "POST", f"{IMPORTS}/{token}/import/", json=target or {}, **self._no_timeout
+        )["created"]
         return [str(c) for c in created]
 
     def import_in_place(
@@ -347,7 +349,7 @@ class Importer:
     ) -> list[str]:
         """Register server-readable paths (under the server's import roots) without copying."""
         body = {"paths": [os.path.abspath(p) for p in paths], "transfer": "ln_s", **(target or {})}
-        created = self._json("POST", f"{IMPORTS}/", json=body, timeout=None)["created"]
+        created = self._json("POST", f"{IMPORTS}/", json=body, **self._no_timeout)["created"]
         return [str(c) for c in created]
 
 

@@ -142,31 +142,33 @@ def _write_chunk(path: str, chunk: np.ndarray) -> None:
 def downsample(rows: np.ndarray, fy: int, fx: int) -> np.ndarray:
     """Halve an (h, w) block along the axes whose factor is 2: mean, rounded, or logical or.
 
-    Sums accumulate in place in the narrowest type that cannot overflow (int32 for 8- and
-    16-bit pixels) so that a block costs little more memory than its result.
+    Row pairs are summed first (contiguous, fast), then column pairs, in the narrowest type
+    that cannot overflow (int32 for 8- and 16-bit pixels), in place where possible.
     """
     h, w = rows.shape[0] // fy * fy, rows.shape[1] // fx * fx
-    parts = [rows[dy:h:fy, dx:w:fx] for dy in range(fy) for dx in range(fx)]
-    if len(parts) == 1:
+    count = fy * fx
+    if count == 1:
         return rows[:h, :w].copy()
     if rows.dtype == np.bool_:
-        result = parts[0].copy()
-        for part in parts[1:]:
-            result |= part
-        return result
+        total = rows[0:h:fy, :w].copy()
+        if fy == 2:
+            total |= rows[1:h:2, :w]
+        return total[:, 0::2] | total[:, 1::2] if fx == 2 else total
     acc: np.dtype[Any]
     if rows.dtype.kind == "f":
         acc = np.dtype(np.float64)
     else:
         acc = np.dtype(np.int32 if rows.dtype.itemsize <= 2 else np.int64)
-    total = parts[0].astype(acc)
-    for part in parts[1:]:
-        total += part
+    total = rows[0:h:fy, :w].astype(acc)
+    if fy == 2:
+        total += rows[1:h:2, :w]
+    if fx == 2:
+        total = total[:, 0::2] + total[:, 1::2]
     if acc.kind == "f":
-        total /= len(parts)
-        return total.astype(rows.dtype)
-    total += len(parts) // 2
-    total //= len(parts)
+        total /= count
+    else:
+        total += count // 2
+        total //= count
     return total.astype(rows.dtype)
 
 

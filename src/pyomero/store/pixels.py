@@ -623,3 +623,14 @@ def plate_well_positions(conn: Connection, plate_id: int) -> list[tuple[int, int
         (r.row, r.column)
         for r in conn.execute(select(well.c.row, well.c.column).where(well.c.plate == plate_id))
     ]
+
+
+def fileset_client_paths(conn: Connection, fileset_id: int) -> list[str]:
+    """The paths the files had on the importing client, in fileset order."""
+    return list(
+        conn.scalars(
+            select(filesetentry.c.clientpath)
+            .where(filesetentry.c.fileset == fileset_id)
+            .order_by(filesetentry.c.fileset_index)
+        )
+    )

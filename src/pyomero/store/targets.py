@@ -38,3 +38,17 @@ def images_in(conn: Connection, actor: Actor, kind: str, ids: Sequence[int]) -> 
         raise ValueError(kind)
     statement = statement.where(readable(actor, image)).distinct().order_by(image.c.id)
     return list(conn.scalars(statement))
+
+
+def images_in_wells(conn: Connection, actor: Actor, well_ids: Sequence[int]) -> list[int]:
+    """Readable image ids of the samples of the given wells."""
+    if not well_ids:
+        return []
+    statement = (
+        select(image.c.id)
+        .join(wellsample, wellsample.c.image == image.c.id)
+        .where(wellsample.c.well.in_(list(well_ids)), readable(actor, image))
+        .distinct()
+        .order_by(image.c.id)
+    )
+    return list(conn.scalars(statement))

@@ -17,7 +17,14 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 
 from pyomero.services.instance import Instance, load_instance
-from pyomero.web import gateway_settings, imports, json_api, webclient, webgateway
+from pyomero.web import (
+    gateway_downloads,
+    gateway_settings,
+    imports,
+    json_api,
+    webclient,
+    webgateway,
+)
 from pyomero.web.responses import json_response
 
 log = logging.getLogger("pyomero.web")
@@ -35,6 +42,7 @@ def create_app(instance: Instance) -> Starlette:
         *imports.routes(),
         *webgateway.routes(),
         *gateway_settings.routes(),
+        *gateway_downloads.routes(),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
