@@ -229,3 +229,23 @@ def test_usage_errors_are_clicks():
     result = run("x.tif", "-s", "h:1", "-u", "u", "-w", "p", "--transfer", "copy")
     assert result.exit_code == 2 and "'copy' is not one of 'upload', 'ln_s'" in result.stderr
     assert run("-s", "h:1", "-u", "u").exit_code == 2  # no PATH
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+
+    from pyomero.cli.importer import _progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    with _progress_bar() as progress:
+        assert progress is None  # pytest captures stderr: not a terminal
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with _progress_bar() as progress:
+        assert progress is not None
+        progress(512, 1024)
+        progress(1024, 1024)
+    assert terminal.getvalue()

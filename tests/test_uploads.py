@@ -450,3 +450,16 @@ def test_client_errors(instance, make_client, tmp_path):
     with pytest.raises(LoginFailed):
         import_paths("http://testserver", [png], username="user1", password="bad", client=http)
     assert not uploads_dir(instance).exists() or not any(uploads_dir(instance).iterdir())
+
+
+def test_client_surface_is_pinned():
+    import pyomero.client
+
+    assert pyomero.client.__all__ == [
+        "Importer",
+        "ServerUnreachable",
+        "UploadEntry",
+        "collect_files",
+        "import_paths",
+        "server_url",
+    ]

@@ -21,14 +21,17 @@ from pyomero.pixels.source import (
     WellMeta,
 )
 
-#: OME length unit symbol -> metres.
+#: SI length unit symbol -> power of ten of a metre (exact conversions between them).
+_SI_EXPONENT: dict[str, int] = {
+    "Ym": 24, "Zm": 21, "Em": 18, "Pm": 15, "Tm": 12, "Gm": 9, "Mm": 6, "km": 3, "hm": 2,
+    "dam": 1, "m": 0, "dm": -1, "cm": -2, "mm": -3, "µm": -6, "nm": -9, "Å": -10,
+    "pm": -12, "fm": -15, "am": -18, "zm": -21, "ym": -24,
+}  # fmt: skip
+#: Other OME length units -> metres.
 _METRES: dict[str, float] = {
-    "Ym": 1e24, "Zm": 1e21, "Em": 1e18, "Pm": 1e15, "Tm": 1e12, "Gm": 1e9, "Mm": 1e6,
-    "km": 1e3, "hm": 1e2, "dam": 1e1, "m": 1.0, "dm": 1e-1, "cm": 1e-2, "mm": 1e-3,
-    "µm": 1e-6, "nm": 1e-9, "pm": 1e-12, "fm": 1e-15, "am": 1e-18, "zm": 1e-21,
-    "ym": 1e-24, "Å": 1e-10, "thou": 2.54e-5, "li": 2.116666e-3, "in": 2.54e-2,
-    "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "ua": 1.495978707e11,
-    "ly": 9.4607304725808e15, "pc": 3.0856776e16, "pt": 3.527777e-4,
+    "thou": 2.54e-5, "li": 2.116666e-3, "in": 2.54e-2, "ft": 0.3048, "yd": 0.9144,
+    "mi": 1609.344, "ua": 1.495978707e11, "ly": 9.4607304725808e15, "pc": 3.0856776e16,
+    "pt": 3.527777e-4,
 }  # fmt: skip
 
 
@@ -42,15 +45,17 @@ def parse(xml: str, label: str) -> Any:
         raise BadFile(f"{label}: OME-XML metadata does not parse ({exc})") from exc
 
 
-def convert_length(value: float | None, unit: Any, to_metres: float) -> float | None:
-    """``value`` in ``unit`` expressed in the unit worth ``to_metres`` metres; None if unknown."""
+def convert_length(value: float | None, unit: Any, to_exponent: int) -> float | None:
+    """``value`` in ``unit`` expressed in 10**``to_exponent`` metres; None if not a length."""
     if value is None:
         return None
-    symbol = getattr(unit, "value", unit) if unit is not None else "µm"
-    factor = _METRES.get(str(symbol))
-    if factor is None:  # "pixel", "reference frame": no physical meaning
-        return None
-    return float(value) * factor / to_metres
+    symbol = str(getattr(unit, "value", unit)) if unit is not None else "µm"
+    if symbol in _SI_EXPONENT:
+        shift = _SI_EXPONENT[symbol] - to_exponent
+        return float(value) * 10**shift if shift >= 0 else float(value) / 10**-shift
+    if symbol in _METRES:  # "pixel", "reference frame" have no physical meaning
+        return float(value) * _METRES[symbol] * 10**-to_exponent
+    return None
 
 
 def rgba(color: Any) -> tuple[int, int, int, int] | None:
@@ -66,10 +71,10 @@ def channel_meta(channel: Any) -> ChannelMeta:
         name=channel.name or None,
         color=rgba(channel.color),
         emission_wavelength=convert_length(
-            channel.emission_wavelength, channel.emission_wavelength_unit, 1e-9
+            channel.emission_wavelength, channel.emission_wavelength_unit, -9
         ),
         excitation_wavelength=convert_length(
-            channel.excitation_wavelength, channel.excitation_wavelength_unit, 1e-9
+            channel.excitation_wavelength, channel.excitation_wavelength_unit, -9
         ),
         fluor=channel.fluor or None,
     )
@@ -87,9 +92,9 @@ def image_meta(image: Any, name: str, size_c: int) -> ImageMeta:
         name=name,
         description=image.description or None,
         acquisition_date=image.acquisition_date,
-        physical_size_x=convert_length(pixels.physical_size_x, pixels.physical_size_x_unit, 1e-6),
-        physical_size_y=convert_length(pixels.physical_size_y, pixels.physical_size_y_unit, 1e-6),
-        physical_size_z=convert_length(pixels.physical_size_z, pixels.physical_size_z_unit, 1e-6),
+        physical_size_x=convert_length(pixels.physical_size_x, pixels.physical_size_x_unit, -6),
+        physical_size_y=convert_length(pixels.physical_size_y, pixels.physical_size_y_unit, -6),
+        physical_size_z=convert_length(pixels.physical_size_z, pixels.physical_size_z_unit, -6),
         significant_bits=pixels.significant_bits,
         channels=tuple(channels),
     )
@@ -122,8 +127,8 @@ def plate_meta(ome: Any, series_of_image: dict[str, int]) -> PlateMeta | None:
                 WellField(
                     series=series_of_image[sample.image_ref.id],
                     acquisition=acquisition_of.get(sample.id),
-                    position_x=convert_length(sample.position_x, sample.position_x_unit, 1e-6),
-                    position_y=convert_length(sample.position_y, sample.position_y_unit, 1e-6),
+                    position_x=convert_length(sample.position_x, sample.position_x_unit, -6),
+                    position_y=convert_length(sample.position_y, sample.position_y_unit, -6),
                 )
             )
         wells.append(WellMeta(row=well.row, column=well.column, fields=tuple(fields)))

@@ -10,6 +10,9 @@ upload is refused before anything is written.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +30,42 @@ def is_tiff(head: bytes) -> bool:
     return head[:4] in TIFF_MAGIC
 
 
+class _Errors(logging.Handler):
+    """Collects the errors tifffile logs (and otherwise survives) in the current thread.
+
+    tifffile recovers from an IFD or tag that points past the end of the file by logging an
+    error and dropping it, which turns a truncated OME-TIFF into a smaller plain TIFF; for an
+    import that is corruption, so any such error refuses the file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
+@contextmanager
+def strict_tifffile(label: str) -> Iterator[None]:
+    """Raise BadFile if tifffile logs an error inside the block."""
+    handler = _Errors()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.messages:
+        raise BadFile(f"{label} is truncated or corrupt ({handler.messages[0]})")
+
+
 def open_tiff_file(path: Path) -> Any:
     """A tifffile.TiffFile, any parser error turned into BadFile."""
     import tifffile
 
-    logging.getLogger("tifffile").setLevel(logging.ERROR)
     try:
         return tifffile.TiffFile(path)
     except Exception as exc:
@@ -53,7 +87,15 @@ class TiffFileset:
 
     def __init__(self, path: Path, *, validate: bool = True) -> None:
         self.path = path
-        self._tif = open_tiff_file(path)
+        if not validate:
+            self._tif = open_tiff_file(path)
+            self._guarded(validate)
+            return
+        with strict_tifffile(path.name):
+            self._tif = open_tiff_file(path)
+            self._guarded(validate)
+
+    def _guarded(self, validate: bool) -> None:
         try:
             self._setup(validate)
         except BaseException:

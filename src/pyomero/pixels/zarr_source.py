@@ -123,7 +123,7 @@ class _Image:
             if axis in self.axes and self.scale is not None:
                 i = self.axes.index(axis)
                 unit = _UNITS.get(self.units[i] or "micrometer")
-                physical[axis] = ome_xml.convert_length(self.scale[i], unit, 1e-6) if unit else None
+                physical[axis] = ome_xml.convert_length(self.scale[i], unit, -6) if unit else None
         return ImageMeta(
             name=name,
             physical_size_x=physical.get("X"),

@@ -270,17 +270,20 @@ def write_tiff(
     path = Path(path)
     photometric = "rgb" if samples in (3, 4) else "minisblack"
     extra: dict[str, Any] = {"extrasamples": [2]} if samples == 4 else {}
+    stack = []
+    for z in range(pages):
+        planes = [
+            expected_plane(size_x=size_x, size_y=size_y, dtype=dtype, z=z, c=c)
+            for c in range(samples)
+        ]
+        stack.append(np.stack(planes, axis=-1) if samples > 1 else planes[0])
+    options: dict[str, Any] = {"photometric": photometric, "tile": tile, "compression": compression}
     with tifffile.TiffWriter(path) as tw:
-        for z in range(pages):
-            planes = [
-                expected_plane(size_x=size_x, size_y=size_y, dtype=dtype, z=z, c=c)
-                for c in range(samples)
-            ]
-            data = np.stack(planes, axis=-1) if samples > 1 else planes[0]
-            tw.write(
-                data, photometric=photometric, tile=tile, compression=compression,
-                metadata={} if shaped else None, **extra,
-            )  # fmt: skip
+        if shaped:  # one write: tifffile's JSON shape describes the whole stack
+            tw.write(np.stack(stack), metadata={}, **options, **extra)
+        else:
+            for page in stack:
+                tw.write(page, metadata=None, **options, **extra)
     return path
 
 

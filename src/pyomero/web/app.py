@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 
+from pyomero.services.imports import sweep_incoming
 from pyomero.services.instance import Instance, load_instance
 from pyomero.web import (
     gateway_downloads,
@@ -101,7 +102,12 @@ STATISTICS_INTERVAL = 600
 
 
 async def _maintain(instance: Instance) -> None:
-    """At start and then every few minutes: refresh statistics (a few ms, off the loop)."""
+    """At start: remove what killed imports left behind. Then, every few minutes, refresh
+    the planner statistics (a few ms, off the loop)."""
+    try:
+        await run_in_threadpool(sweep_incoming, instance)
+    except Exception:  # noqa: BLE001 - maintenance must never take the server down
+        log.warning("sweeping interrupted imports failed", exc_info=True)
     while True:
         try:
             await run_in_threadpool(instance.refresh_statistics)
