@@ -8,8 +8,9 @@ user, as ``pyomero import`` does. Users and groups:
 * ``alice`` (member of read-annotate ``lab`` and of private ``vault``) imports everything;
 * ``bob`` (member of ``lab`` only) reads alice's ``lab`` images but not ``PRIVATE`` in ``vault``.
 
-The fixture :func:`pixeldata` is module scoped and parametrised over SQLite and PostgreSQL
-(PostgreSQL skipped when unreachable, and left out under ``PYOMERO_API_SQLITE_ONLY``).
+The fixture ``pixeldata`` (import :func:`pixeldata_fixture` into a test module) is module
+scoped and parametrised over SQLite and PostgreSQL (PostgreSQL skipped when unreachable,
+and left out under ``PYOMERO_API_SQLITE_ONLY``).
 """
 
 from __future__ import annotations
@@ -52,9 +53,7 @@ PLATE_ROWS, PLATE_COLUMNS, PLATE_FIELDS = 3, 5, 2
 PLATE_WELLS = [(1, 1), (1, 3), (2, 4)]
 PLATE_IMAGE = 32
 
-BACKENDS = (
-    ["sqlite"] if os.environ.get("PYOMERO_API_SQLITE_ONLY") else ["sqlite", "postgresql"]
-)
+BACKENDS = ["sqlite"] if os.environ.get("PYOMERO_API_SQLITE_ONLY") else ["sqlite", "postgresql"]
 
 
 @dataclass
@@ -223,8 +222,8 @@ def _clients(data: PixelData) -> Iterator[None]:
             client.__exit__(None, None, None)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def pixeldata(
+@pytest.fixture(name="pixeldata", scope="module", params=BACKENDS)
+def pixeldata_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PixelData]:
     """One instance per module and backend with every fixture image imported."""

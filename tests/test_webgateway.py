@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pixeldata import BIG_SIZE, G, IMG_SIZE, decode, jpeg, pixeldata, size_of  # noqa: F401
+from pixeldata import BIG_SIZE, IMG_SIZE, G, jpeg, pixeldata_fixture, size_of  # noqa: F401
 from pyomero.testing.images import expected_plane
 
 MISSING = 987654
@@ -370,7 +370,9 @@ def test_36_intmax_projection(pixeldata):
     first = grey(render(pixeldata, path, c=c, m="g", p="intmax|0:0"))
     close(first, linear(raw(0, z=0, size=size), 0, 7000))
     # a range: max over z 1..2 is plane 2; mean over the stack is plane 3
-    close(grey(render(pixeldata, path, c=c, m="g", p="intmax|1:2")), linear(raw(0, 2, size), 0, 7000))
+    close(
+        grey(render(pixeldata, path, c=c, m="g", p="intmax|1:2")), linear(raw(0, 2, size), 0, 7000)
+    )
     close(grey(render(pixeldata, path, c=c, m="g", p="intmean")), linear(raw(0, 3, size), 0, 7000))
 
 
@@ -435,7 +437,9 @@ def test_41_tiles_are_regions(pixeldata):
     region = render(pixeldata, path, region=f"{tw},0,{tw},{th}", q="1")
     assert size_of(tile) == (tw, th)
     assert np.array_equal(tile, region)
-    close(grey(tile), linear(raw(0, size=BIG_SIZE, dtype="uint8", x=tw, width=tw, height=th), 0, 255))
+    close(
+        grey(tile), linear(raw(0, size=BIG_SIZE, dtype="uint8", x=tw, width=tw, height=th), 0, 255)
+    )
     huge = render(pixeldata, path, tile="0,0,0,4096,4096")
     assert huge.shape[0] <= 1024 and huge.shape[1] <= 1024
     # level 1 is half the size; the store made it by 2x2 means of the full resolution
@@ -491,3 +495,7 @@ def test_43_split_channel(pixeldata):
     second = rgb[2 : 2 + H, 4 + W : 4 + 2 * W]
     close(grey(second), linear(raw(1), 100, 1833))
     assert rgb[:2].max() > 200  # the border is white
+    # colour model: the merged image follows the channel panels (bottom right of 2 x 2)
+    merged = render(pixeldata, path, m="c")[4 + H : 4 + 2 * H, 4 + W : 4 + 2 * W]
+    whole = render(pixeldata, f"render_image/{pixeldata.IMG}/0/0/", m="c")
+    assert np.abs(merged - whole).mean() < 2

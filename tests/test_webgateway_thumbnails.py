@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from pixeldata import (  # noqa: F401
+from pixeldata import (
     BIG_SIZE,
-    G,
     IMG_SIZE,
     PLATE_COLUMNS,
     PLATE_FIELDS,
     PLATE_IMAGE,
     PLATE_ROWS,
     PLATE_WELLS,
+    G,
     data_uri_image,
     jpeg,
-    pixeldata,
+    pixeldata_fixture,  # noqa: F401 - the pixeldata fixture
     size_of,
 )
 from pyomero.model.rendering import WHITE
@@ -156,17 +156,17 @@ def _cached(directory: Path) -> set[Path]:
     return {p for p in directory.rglob("*.jpg")} if directory.is_dir() else set()
 
 
-def _save_settings(pixeldata: Any, user: str, image_id: int, **changes: Any) -> None:
+def _save_settings(data: Any, user: str, image_id: int, **changes: Any) -> None:
     """Save ``user``'s own rendering settings of an image: the defaults with ``changes``."""
-    instance = pixeldata.instance
+    instance = data.instance
     ctx = accounts.login(instance, username=user, password="user-password")
     view = rendering.open_image(ctx, image_id)
     rdef = view.rdef.with_(**changes)
     with instance.db.write() as conn:
-        event = bulk.new_event(conn, owner_id=ctx.actor.user_id, group_id=pixeldata.LAB)
+        event = bulk.new_event(conn, owner_id=ctx.actor.user_id, group_id=data.LAB)
         pixel_store.save_rendering_def(
             conn, view.record.pixels_id, rdef,
-            owner_id=ctx.actor.user_id, group_id=pixeldata.LAB, event_id=event,
+            owner_id=ctx.actor.user_id, group_id=data.LAB, event_id=event,
         )  # fmt: skip
 
 
@@ -215,8 +215,8 @@ def test_thumbnail_disk_cache(pixeldata):
 # ---------------------------------------------------------------------------- plate grid
 
 
-def plate(pixeldata: Any, suffix: str = "", **params: Any) -> dict[str, Any]:
-    return json_of(pixeldata.alice.get(f"{G}/plate/{pixeldata.PLATE}/{suffix}", params=params))
+def plate(data: Any, suffix: str = "", **params: Any) -> dict[str, Any]:
+    return json_of(data.alice.get(f"{G}/plate/{data.PLATE}/{suffix}", params=params))
 
 
 def filled(grid: list[list[Any]]) -> dict[tuple[int, int], dict[str, Any]]:
@@ -253,7 +253,7 @@ def test_58_cells(pixeldata):
     for cell in cells.values():
         assert set(cell) == CELL_KEYS
         assert cell["type"] == "Image" and cell["field"] == 0
-        assert cell["thumb_url"] == "/webgateway/render_thumbnail/%d/" % cell["id"]
+        assert cell["thumb_url"] == f"/webgateway/render_thumbnail/{cell['id']}/"
         assert cell["author"] == "Alice Imager"
         assert isinstance(cell["date"], int) and cell["date"] > 0
         assert cell["description"] == ""
@@ -340,7 +340,10 @@ def test_other_group_image_is_invisible(pixeldata):
     private, img = pixeldata.PRIVATE, pixeldata.IMG
     assert jpeg(pixeldata.alice.get(f"{G}/render_image/{private}/0/0/")).shape == (30, 40, 3)
     assert pixeldata.bob.get(f"{G}/render_image/{private}/0/0/").status_code == 404
-    assert pixeldata.bob.get(f"{G}/render_image_region/{private}/0/0/?region=0,0,4,4").status_code == 404
+    assert (
+        pixeldata.bob.get(f"{G}/render_image_region/{private}/0/0/?region=0,0,4,4").status_code
+        == 404
+    )
     assert pixeldata.bob.get(f"{G}/render_thumbnail/{private}/").status_code == 404
     json_of(pixeldata.bob.get(f"{G}/imgData/{private}/"), 404)
     data = json_of(pixeldata.bob.get(f"{G}/get_thumbnails/?id={img}&id={private}"))
@@ -355,7 +358,8 @@ def test_other_group_image_is_invisible(pixeldata):
 
 
 @pytest.mark.parametrize(
-    "path", ["render_image/{IMG}/0/0/?c=1|0:900$FF0000", "render_image_region/{IMG}/0/0/?tile=0,1,1"]
+    "path",
+    ["render_image/{IMG}/0/0/?c=1|0:900$FF0000", "render_image_region/{IMG}/0/0/?tile=0,1,1"],
 )
 def test_etag_not_modified(pixeldata, path):
     url = f"{G}/" + path.format(IMG=pixeldata.IMG)
@@ -386,7 +390,7 @@ def test_etag_not_modified(pixeldata, path):
         ("render_image/{IMG}/0/0/?q=abc", ["q"]),
         ("render_image/{IMG}/0/0/?q=2", ["q"]),
         ("render_thumbnail/{IMG}/?z=9", ["z"]),
-        ("render_thumbnail/{IMG}/?z=x", ["z"]),
+        ("render_thumbnail/{IMG}/?z=x", ["invalid literal", "x"]),
         ("render_thumbnail/{IMG}/0/", ["size"]),
         ("render_thumbnail/{IMG}/5000/", ["size"]),
     ],
@@ -419,7 +423,7 @@ def test_malformed_json_requests_are_400(pixeldata, path):
         "c=abc,1|x:y$zzzzzz,,-,9|0:1$FF0000",
         "c=1|0:100$GG0000",
         "c=1&maps=not-json",
-        "c=1&maps=[{\"inverted\":7}]",
+        'c=1&maps=[{"inverted":7}]',
         "m=x&p=bogus&ia=7",
         "p=intmax|a:b",
     ],

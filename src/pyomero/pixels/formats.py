@@ -146,9 +146,16 @@ def _walk(root: Path) -> list[Path]:
                 if not name.startswith("."):
                     found.append(here / name)
         for name in sorted(files):
-            if not name.startswith(".") and detect(here / name) is not None:
+            if not name.startswith(".") and _detect_quietly(here / name) is not None:
                 found.append(here / name)
     return sorted(found)
+
+
+def _detect_quietly(path: Path) -> str | None:
+    try:
+        return detect(path)
+    except BadFile:  # unreadable: skipped like any other non-image file in a folder
+        return None
 
 
 def open_in_place(format: str, path: Path, series: int) -> PixelSource:

@@ -69,7 +69,9 @@ def rgba(color: Any) -> tuple[int, int, int, int] | None:
 def channel_meta(channel: Any) -> ChannelMeta:
     return ChannelMeta(
         name=channel.name or None,
-        color=rgba(channel.color),
+        # ome-types gives every Channel a default colour (white); only a Color attribute the
+        # file really has counts, or every image would import white (OMERO's rule 1, 6.11).
+        color=rgba(channel.color) if "color" in channel.model_fields_set else None,
         emission_wavelength=convert_length(
             channel.emission_wavelength, channel.emission_wavelength_unit, -9
         ),

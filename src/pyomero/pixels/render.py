@@ -230,9 +230,12 @@ def _add_packed(layers: list[Layer], pixel_type: str) -> np.ndarray:
         total = values if total is None else np.add(total, values, out=total)
     assert total is not None
     out = np.empty((*total.shape, 3), dtype=np.uint8)
+    field = np.empty_like(total)
     for component in range(3):
-        field = (total >> (component * _PACK_BITS)) & ((1 << _PACK_BITS) - 1)
-        out[..., component] = np.minimum(field, 255)
+        np.right_shift(total, component * _PACK_BITS, out=field)
+        np.bitwise_and(field, (1 << _PACK_BITS) - 1, out=field)
+        np.minimum(field, 255, out=field)
+        out[..., component] = field
     return out
 
 

@@ -5,7 +5,7 @@ Layout (``LAYOUT`` 1), written by ``write_ome_zarr`` and nothing else::
     <dest>/.zgroup                     {"zarr_format": 2}
     <dest>/.zattrs                     NGFF 0.4 multiscales (axes t,c,z,y,x) + "pyomero" block
     <dest>/<L>/.zarray                 level L: shape (T, C, Z, Y_L, X_L), chunks (1,1,1,512,512)
-                                       (smaller if the plane is), blosc zstd level 1 + shuffle,
+                                       (smaller if the plane is), blosc lz4 level 5 + shuffle,
                                        C order, dimension_separator "/", fill 0
     <dest>/<L>/<t>/<c>/<z>/<yi>/<xi>   one chunk: a blosc frame of a full (edge-padded) chunk
 
@@ -14,6 +14,11 @@ buffer, Fiji, vizarr) reads it, while 0.5 support is still arriving; the chunk f
 bare blosc frame at a path computed from (level, t, c, z, y, x), which is what lets
 ``open_stored`` skip zarr-python on the tile hot path. Sharding (v3 only) would save inodes
 but would make every tile read two reads.
+
+Why blosc lz4 rather than zstd: measured on noisy 16-bit microscopy-like data, a 512x512
+chunk decodes in 0.13 ms with lz4 against 0.7-1.1 ms with zstd level 1 (encodes 0.25 ms
+against 2.4 ms) for a 6 % larger file; decode time is the tile budget. The reader takes
+the codec from each blosc frame, so stores written with another blosc codec read the same.
 
 Writing streams: each plane is read in full-width row blocks, every level keeps at most one
 chunk row, and each level is made from the one above as its rows arrive (2x2 mean, rounded,

@@ -107,7 +107,7 @@ def pixel_source(instance: Instance, record: PixelsRecord) -> PixelSource:
     with _SOURCES_LOCK:
         _SOURCES[key] = source
         while len(_SOURCES) > _MAX_SOURCES:
-            _SOURCES.popitem(last=False)[1].close()
+            _SOURCES.popitem(last=False)  # not closed: another thread may be reading it
     return source
 
 
@@ -329,7 +329,7 @@ def thumbnail(
     if width is not None and height is not None:
         w, h = width, height
     else:
-        w, h = render.thumbnail_size(r.size_x, r.size_y, longest or 96)
+        w, h = render.thumbnail_size(r.size_x, r.size_y, 96 if longest is None else longest)
     if not (1 <= w <= 4096 and 1 <= h <= 4096):
         raise InvalidInput(f"thumbnail size {w}x{h} is out of range (1-4096)", param="size")
     z = rdef.default_z if z is None else z

@@ -1,19 +1,28 @@
 """Demo content for ``pyomero demo``: users, a group and one of every browsable hierarchy.
 
-Only metadata rows for now; real pixel data for these images arrives with the pixel store.
+The images are synthetic cells written as OME-TIFF and imported like any user's files, so
+they have real pixels: five 3-channel Z-stacks, a 2048x2048 overview with a pyramid, and an
+HCS plate (OME-Zarr) of 2x3 wells with two fields each.
 The content is owned by a demo user in a read-annotate group, as in a lab's OMERO, so that
 the second demo user sees it read-only and the permission flags have something to show.
 """
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
+from sqlalchemy import select
+
 from pyomero.model.permissions import GroupLevel
-from pyomero.services import accounts
+from pyomero.pixels import synthetic
+from pyomero.services import accounts, imports
 from pyomero.services.instance import Instance
-from pyomero.store import bulk, specs
+from pyomero.store import bulk, specs, targets
+from pyomero.store.schema import plateacquisition, well
+from pyomero.testing import images as test_images
 
 DEMO_GROUP = "demo"
 #: (username, first name, last name, group owner)
@@ -33,50 +42,30 @@ def rgba(red: int, green: int, blue: int, alpha: int = 255) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
-def _channels(count: int) -> list[specs.ChannelSpec]:
-    return [
-        {
-            "name": name,
-            "red": r,
-            "green": g,
-            "blue": b,
-            "alpha": 255,
-            "emissionwave": emission,
-            "excitationwave": excitation,
-            "fluor": name,
-        }
-        for name, (r, g, b), emission, excitation in _CHANNELS[:count]
-    ]
+def _stack(path: Path, *, seed: int) -> Path:
+    """A 512x512, 5-plane, 3-channel uint16 Z-stack of synthetic cells."""
+    data = synthetic.cells(size_x=512, size_y=512, size_z=5, size_c=3, seed=seed)
+    return synthetic.write_ome_tiff(
+        path,
+        data,
+        channel_names=[c[0] for c in _CHANNELS],
+        emission=[c[2] for c in _CHANNELS],
+        physical_size=(0.1625, 0.1625, 0.5),
+        acquisition_date=datetime(2024, 3, 1 + seed, 10, 30),
+    )
 
 
-_STACK: specs.PixelsSpec = {
-    "sizex": 512,
-    "sizey": 512,
-    "sizez": 5,
-    "sizet": 1,
-    "pixelstype": "uint16",
-    "dimensionorder": "XYZCT",
-    "physicalsizex": 0.1625,
-    "physicalsizey": 0.1625,
-    "physicalsizez": 0.5,
-}
-_WELL_FIELD: specs.PixelsSpec = {
-    "sizex": 256,
-    "sizey": 256,
-    "pixelstype": "uint16",
-    "physicalsizex": 0.65,
-    "physicalsizey": 0.65,
-}
-
-
-def _image(name: str, day: int) -> specs.ImageSpec:
-    return {
-        "name": name,
-        "acquisition_date": datetime(2024, 3, day, 10, 30),
-        "format": "OME-TIFF",
-        "pixels": _STACK,
-        "channels": _channels(3),
-    }
+def _overview(path: Path) -> Path:
+    """A 2048x2048 3-channel overview: large enough that the store builds a pyramid."""
+    data = synthetic.cells(size_x=2048, size_y=2048, size_c=3, cells=400, seed=99, dtype="uint8")
+    return synthetic.write_ome_tiff(
+        path,
+        data,
+        channel_names=[c[0] for c in _CHANNELS],
+        emission=[c[2] for c in _CHANNELS],
+        physical_size=(0.65, 0.65, 1.0),
+        tile=512,
+    )
 
 
 def _shape(kind: str, **fields: Any) -> specs.ShapeSpec:
@@ -138,6 +127,7 @@ def seed_demo(instance: Instance, *, password: str = "omero") -> dict[str, Any]:
         users.append({"id": user.id, "username": username, "password": password, "owner": owner})
 
     owner_id: int = users[0]["id"]  # alice owns the content
+    alice = accounts.login(instance, username=DEMO_USERS[0][0], password=password)
     with instance.db.write() as conn:
         event_id = bulk.new_event(conn, owner_id=owner_id, group_id=group.id, kind="Import")
         who: bulk.Who = {"owner_id": owner_id, "group_id": group.id, "event_id": event_id}
@@ -157,38 +147,57 @@ def seed_demo(instance: Instance, *, password: str = "omero") -> dict[str, Any]:
         bulk.link_project_datasets(
             conn, **who, links=[(project_id, mitosis), (project_id, interphase)]
         )
-        layout = {
-            mitosis: [f"mitosis_{n:02d}.ome.tiff" for n in range(1, 4)],
-            interphase: [f"interphase_{n:02d}.ome.tiff" for n in range(1, 3)],
-            orphan: ["overview.ome.tiff"],
-        }
-        specs = [
-            (ds, _image(name, day + 1))
-            for ds, names in layout.items()
-            for day, name in enumerate(names)
-        ]
-        image_ids = bulk.insert_images(conn, **who, images=[spec for _, spec in specs])
-        bulk.link_dataset_images(
-            conn, **who, links=[(ds, iid) for (ds, _), iid in zip(specs, image_ids, strict=True)]
-        )
         (screen_id,) = bulk.insert_screens(
             conn, **who, screens=[{"name": "Demo screen", "description": "siRNA knock-downs"}]
         )
-        plate = bulk.insert_plate(
-            conn,
-            **who,
-            name="Plate 1",
+    with tempfile.TemporaryDirectory(prefix="pyomero-demo-sources-") as scratch:
+        sources = Path(scratch)
+        image_ids: list[int] = []
+        for dataset_id, names in (
+            (mitosis, [f"mitosis_{n:02d}.ome.tiff" for n in range(1, 4)]),
+            (interphase, [f"interphase_{n:02d}.ome.tiff" for n in range(1, 3)]),
+        ):
+            paths = [
+                _stack(sources / name, seed=len(image_ids) + i) for i, name in enumerate(names)
+            ]
+            target = imports.ImportTarget(dataset_id=dataset_id)
+            image_ids += [
+                c.id for c in imports.import_files(alice, paths, target=target, transfer="move")
+            ]
+        overview = _overview(sources / "overview.ome.tiff")
+        image_ids += [
+            c.id
+            for c in imports.import_files(
+                alice, [overview], target=imports.ImportTarget(dataset_id=orphan), transfer="move"
+            )
+        ]
+        plate_path = test_images.write_ome_zarr_plate(
+            sources / "Plate 1.zarr",
             rows=2,
             columns=3,
             fields=2,
-            acquisitions=1,
-            pixels=_WELL_FIELD,
-            channels=_channels(2),
-            screen_id=screen_id,
+            size_c=2,
+            size_x=256,
+            size_y=256,
+            name="Plate 1",
         )
+        (plate,) = imports.import_files(
+            alice, [plate_path], target=imports.ImportTarget(screen_id=screen_id), transfer="move"
+        )
+    accounts.logout(instance, alice.session_uuid)
+    with instance.db.read() as conn:
+        plate_images = targets.images_in(conn, alice.actor, "plate", [plate.id])
+        wells = list(
+            conn.scalars(select(well.c.id).where(well.c.plate == plate.id).order_by(well.c.id))
+        )
+        runs = list(
+            conn.scalars(select(plateacquisition.c.id).where(plateacquisition.c.plate == plate.id))
+        )
+    with instance.db.write() as conn:
         (roi,) = bulk.insert_rois(
             conn,
-            **who,
+            owner_id=owner_id,
+            group_id=group.id,
             image_id=image_ids[0],
             rois=[{"name": "Annotated cell", "shapes": _shapes()}],
         )
@@ -200,10 +209,10 @@ def seed_demo(instance: Instance, *, password: str = "omero") -> dict[str, Any]:
         "orphan_dataset": orphan,
         "images": image_ids,
         "screen": screen_id,
-        "plate": plate.plate_id,
-        "plate_acquisition": plate.acquisition_ids[0],
-        "wells": plate.well_ids,
-        "plate_images": plate.image_ids,
+        "plate": plate.id,
+        "plate_acquisition": runs[0] if runs else None,
+        "wells": wells,
+        "plate_images": plate_images,
         "roi": roi.id,
         "shapes": roi.shape_ids,
     }

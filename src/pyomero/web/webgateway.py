@@ -199,7 +199,8 @@ def get_thumbnails(call: GatewayCall) -> Any:
         if value not in ids:
             ids.append(value)
     if len(ids) > MAX_THUMBNAILS:
-        return Response(b"Max 50 thumbnails at a time.", 400, media_type="text/javascript")
+        # OMERO answers HttpJavascriptResponseServerError: a 500 (spec 3.1, assertion 51)
+        return Response(b"Max 50 thumbnails at a time.", 500, media_type="text/javascript")
     if not ids:
         return {}
     longest = call.path_int("w") or call.instance.settings.thumb_default_size
