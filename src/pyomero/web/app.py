@@ -20,6 +20,7 @@ from pyomero.services.imports import sweep_incoming
 from pyomero.services.instance import Instance, load_instance
 from pyomero.web import (
     gateway_downloads,
+    gateway_lists,
     gateway_settings,
     imports,
     json_api,
@@ -44,6 +45,7 @@ def create_app(instance: Instance) -> Starlette:
         *webgateway.routes(),
         *gateway_settings.routes(),
         *gateway_downloads.routes(),
+        *gateway_lists.routes(),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
