@@ -6,6 +6,7 @@ process, as a user would run it from another machine.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -52,7 +53,13 @@ def _ok(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def import_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's one import root, for ``--transfer ln_s``."""
+    return tmp_path_factory.mktemp("import-root")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, import_root: Path) -> Iterator[str]:
     """The base URL of a running server with user1 in group ``lab``."""
     directory: Path = tmp_path_factory.mktemp("import-served") / "instance"
     _ok("init", str(directory), "--root-password", ROOT_PW)
@@ -68,6 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             _pyomero("serve", str(directory), "--port", str(port)),
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, "PYOMERO_IMPORT_ROOTS": str(import_root)},
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -170,6 +178,26 @@ def test_import_errors_over_a_socket(server, tmp_path):
     done = _run("import", str(garbage), "-s", server, "-u", "user1", "-w", USER_PW)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("error: ") and "garbage.tif" in done.stderr, done.stderr
+
+
+@pytest.mark.server
+def test_import_in_place(server, api, import_root, tmp_path):
+    """``--transfer ln_s`` registers a server path under an import root; others are refused."""
+    inside = write_png(import_root / "in-place.png", size_x=12, size_y=12)
+    done = _run(
+        "import", str(inside), "-s", server, "-u", "user1", "-w", USER_PW, "--transfer", "ln_s"
+    )  # fmt: skip
+    [image_id] = _created(done, "Image")
+    assert api.get(f"/api/v0/m/images/{image_id}/").json()["data"]["Name"] == "in-place.png"
+    assert inside.exists()
+    outside = write_png(tmp_path / "outside.png", size_x=12, size_y=12)
+    done = _run(
+        "import", str(outside), "-s", server, "-u", "user1", "-w", USER_PW, "--transfer", "ln_s"
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"error: omero.SecurityViolation: {outside} is not under an import root of this server"
+    ]
 
 
 # ---------------------------------------------------------------------------- arguments

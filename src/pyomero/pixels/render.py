@@ -125,9 +125,9 @@ def quantize(values: np.ndarray, key: QuantKey) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     f = _mapper(family, k)
     with np.errstate(all="ignore"):
-        slope = 255.0 / (end - start)
+        slope = np.float64(255.0) / np.float64(end - start)  # inf when start == end
         v = slope * x - slope * start
-        low, high = f(np.float64(0.0)), f(np.float64(255.0))
+        low, high = f(np.asarray(0.0)), f(np.asarray(255.0))
         q = np.floor(255.0 / (high - low) * (f(v) - low) + 0.5)
         q = np.clip(np.nan_to_num(q, nan=0.0), 0.0, 255.0)
         q = np.where(x >= end, 255.0, q)

@@ -34,7 +34,9 @@ def _stamp(plane: np.ndarray, kernel: np.ndarray, x: int, y: int, weight: float)
     y1, x1 = min(plane.shape[0], y + half + 1), min(plane.shape[1], x + half + 1)
     if y0 >= y1 or x0 >= x1:
         return
-    plane[y0:y1, x0:x1] += weight * kernel[y0 - (y - half) : y1 - (y - half), x0 - (x - half) : x1 - (x - half)]
+    plane[y0:y1, x0:x1] += (
+        weight * kernel[y0 - (y - half) : y1 - (y - half), x0 - (x - half) : x1 - (x - half)]
+    )
 
 
 def cells(

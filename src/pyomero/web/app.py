@@ -21,6 +21,7 @@ from pyomero.services.instance import Instance, load_instance
 from pyomero.web import (
     gateway_downloads,
     gateway_lists,
+    gateway_rois,
     gateway_settings,
     imports,
     json_api,
@@ -45,6 +46,7 @@ def create_app(instance: Instance) -> Starlette:
         *webgateway.routes(),
         *gateway_settings.routes(),
         *gateway_downloads.routes(),
+        *gateway_rois.routes(),
         *gateway_lists.routes(),
     ]
 
