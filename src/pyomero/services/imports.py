@@ -309,22 +309,37 @@ def _stage_file(
         )
     dest = staging / "files" / str(index) / relative
     dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha1(usedforsecurity=False)
-    with path.open("rb") as src, dest.open("wb") as out:
-        while block := src.read(_BLOCK):
-            digest.update(block)
-            out.write(block)
-    if transfer == "move":
-        path.unlink()
+    digest = _keep(path, dest, move=transfer == "move")
     return store.FileSpec(
         name=path.name,
         path=str(Path(client).parent),
         size=dest.stat().st_size,
-        sha1=digest.hexdigest(),
+        sha1=digest,
         mimetype=mimetype,
         location=f"{index}/{relative}",
         client_path=client,
     )
+
+
+def _keep(path: Path, dest: Path, *, move: bool) -> str:
+    """Copy (or move: rename, when on the same file system) ``path`` to ``dest``; its SHA-1."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    if move:
+        with path.open("rb") as src:
+            while block := src.read(_BLOCK):
+                digest.update(block)
+        try:
+            path.rename(dest)
+            return digest.hexdigest()
+        except OSError:  # another file system: copy below, then remove the source
+            digest = hashlib.sha1(usedforsecurity=False)
+    with path.open("rb") as src, dest.open("wb") as out:
+        while block := src.read(_BLOCK):
+            digest.update(block)
+            out.write(block)
+    if move:
+        path.unlink()
+    return digest.hexdigest()
 
 
 def _client_name(path: Path, names: dict[Path, str]) -> str:

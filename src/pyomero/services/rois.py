@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from pyomero.errors import NotFound
 from pyomero.model.entities import Roi, Shape
@@ -29,7 +29,6 @@ from pyomero.services.accounts import Context
 from pyomero.services.rendering import ImageView, open_image, render_rgb
 from pyomero.store import objects as store
 from pyomero.store.objects import ListQuery
-from pyomero.store.schema import shape as shape_table
 
 __all__ = [
     "THUMBNAIL_WIDTH",
@@ -98,8 +97,7 @@ def shape(ctx: Context, shape_id: int, *, roi_id: int | None = None) -> tuple[Sh
 def _mask_bytes(ctx: Context, shape_id: int) -> bytes | None:
     """The packed bits of a shape the caller has already been allowed to read."""
     with ctx.instance.db.read() as conn:
-        value = conn.scalar(select(shape_table.c.bytes).where(shape_table.c.id == shape_id))
-    return None if value is None else bytes(value)
+        return store.shape_bytes(conn, shape_id)
 
 
 # -- choosing and framing -------------------------------------------------------------------

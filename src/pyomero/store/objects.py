@@ -722,3 +722,9 @@ def wellsample_index(
         query = query.where(wellsample.c.plateacquisition == run_id)
     low, high = conn.execute(query).one()
     return [] if low is None else [low, high]
+
+
+def shape_bytes(conn: Connection, shape_id: int) -> bytes | None:
+    """A Mask shape's packed bits (not part of ``Shape``: only the mask renderer reads them)."""
+    value = conn.scalar(select(shape.c.bytes).where(shape.c.id == shape_id))
+    return None if value is None else bytes(value)

@@ -97,7 +97,7 @@ def shape_json(shape: Shape) -> dict[str, Any]:
             rv["fontFamily"] = shape.font_family
     if shape.transform is not None:
         # the model's order (A00, A10, A01, A11, A02, A12) is SVG's matrix(a b c d e f)
-        rv["transform"] = "matrix(%s)" % " ".join(str(float(v)) for v in shape.transform)
+        rv["transform"] = f"matrix({' '.join(str(float(v)) for v in shape.transform)})"
     if shape.fill_color is not None:
         rv["fillColor"], rv["fillAlpha"] = css_color(shape.fill_color)
     if shape.stroke_color is not None:
@@ -115,15 +115,15 @@ def shape_json(shape: Shape) -> dict[str, Any]:
 def _plane_key(shape: dict[str, Any]) -> str:
     """OMERO sorts a ROI's shapes by this text, not by numbers: a missing plane (-1) comes
     first, and Z >= 1000 sorts as text does. The sort is stable, so ties keep model order."""
-    return "%03d%03d" % (shape.get("theZ", -1), shape.get("theT", -1))
+    z, t = shape.get("theZ", -1), shape.get("theT", -1)
+    return f"{z:03d}{t:03d}"
 
 
 def rois_json(rois: Iterable[Roi]) -> list[dict[str, Any]]:
     """``get_rois_json``: ``[{"id", "shapes": [...]}]`` by ROI id, shapes by Z then T."""
-    result = []
-    for roi in rois:
-        shapes = [shape_json(s) for s in roi.shapes or ()]
-        shapes.sort(key=_plane_key)
+    ordered = sorted(rois, key=lambda roi: roi.id)
+    result: list[dict[str, Any]] = []
+    for roi in ordered:
+        shapes = sorted((shape_json(s) for s in roi.shapes or ()), key=_plane_key)
         result.append({"id": roi.id, "shapes": shapes})
-    result.sort(key=lambda r: r["id"])
     return result
