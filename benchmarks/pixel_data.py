@@ -34,9 +34,7 @@ _POOL = 24
 
 def _noise_pool(tile: tuple[int, int], seed: int = 7) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [
-        np.rint(rng.normal(0.0, NOISE_SIGMA, size=tile)).astype(np.int32) for _ in range(_POOL)
-    ]
+    return [np.rint(rng.normal(0.0, NOISE_SIGMA, size=tile)).astype(np.int32) for _ in range(_POOL)]
 
 
 def _noisy_tiles(

@@ -66,6 +66,8 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import contextlib
+
 from api_latency import (  # noqa: E402
     Server,
     cpu_seconds,
@@ -119,7 +121,9 @@ def make_data(work: Path, patterns: Sequence[str], thumbs: int) -> dict[str, Any
         small.append(
             write_image(
                 src / "small" / f"small-{pattern}-{i:02d}.ome.tif",
-                pattern=pattern, size=SMALL, pyramid_levels=2,
+                pattern=pattern,
+                size=SMALL,
+                pyramid_levels=2,
             )  # fmt: skip
         )
     data["small"] = small
@@ -229,10 +233,13 @@ def import_phase(args: argparse.Namespace, instance: Path, data: dict[str, Any])
             )
             runs.append(
                 {
-                    "seconds": call["seconds"], "mb_per_s": mbs, "bytes": call["bytes"],
+                    "seconds": call["seconds"],
+                    "mb_per_s": mbs,
+                    "bytes": call["bytes"],
                     "process_wall_s": one["process_wall_s"],
                     "peak_rss_mb": one["peak_rss_kb"] / 1024,
-                    "rss_before_mb": one["rss_before_kb"] / 1024, "load": load,
+                    "rss_before_mb": one["rss_before_kb"] / 1024,
+                    "load": load,
                     "image_id": call["ids"][0],
                 }  # fmt: skip
             )
@@ -286,6 +293,17 @@ def import_phase(args: argparse.Namespace, instance: Path, data: dict[str, Any])
     }
     targets["small_inplace"] = small_inplace
     targets["ln_s"] = big_inplace
+    if args.profile and shutil.which("py-spy"):
+        pattern, path = next(iter(data["big"].items()))
+        raw = Path(args.workdir) / "pyomero-import.pyspy.txt"
+        log(f"  profiling one more copy import of {path.name} with py-spy ...")
+        cmd = [sys.executable, __file__, "_import", "--instance", str(instance), str(path)]
+        subprocess.run(
+            [shutil.which("py-spy"), "record", "--format", "raw", "--rate", "100", "--threads",
+             "-o", str(raw), "--", *cmd],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        result["import_profile"] = summarize_profile(raw, args.profile_top)
     log(f"  ln_s 16k image (second call of a process): {median(big_ms):.1f} ms")
     log(f"  `import ome_types` in a fresh process: {result['ome_types_import_s'] * 1000:.0f} ms")
     result["targets"] = targets
@@ -358,7 +376,9 @@ def tile_sequence(rng: random.Random, levels: Sequence[tuple[int, int]], count: 
 
 def pyomero_tile_path(iid: int) -> Callable[[tuple[int, int, int]], str]:
     def path(t: tuple[int, int, int]) -> str:
-        return f"/webgateway/render_image_region/{iid}/0/0/?tile={t[0]},{t[1]},{t[2]}&c={CHANNELS}&m=c"
+        return (
+            f"/webgateway/render_image_region/{iid}/0/0/?tile={t[0]},{t[1]},{t[2]}&c={CHANNELS}&m=c"
+        )
 
     return path
 
@@ -487,6 +507,16 @@ def in_process_pyomero(instance_dir: Path, image_id: int, tiles: Sequence[tuple[
         ):  # fmt: skip
             stages[name].append(value * 1000)
         stages["bytes"].append(len(body))
+    # a cached 96 px thumbnail of the same image: the lookup, then the cached file
+    rendering.thumbnail(instance, view, longest=96)
+    for _ in range(30):
+        t0 = time.perf_counter()
+        view = rendering.open_image(ctx, image_id)
+        t1 = time.perf_counter()
+        rendering.thumbnail(instance, view, longest=96)
+        t2 = time.perf_counter()
+        stages["cached thumbnail: open_image"].append((t1 - t0) * 1000)
+        stages["cached thumbnail: thumbnail()"].append((t2 - t1) * 1000)
     return {name: median(values) for name, values in stages.items()}
 
 
@@ -510,6 +540,26 @@ print(json.dumps({{"total": times[len(times) // 2], "bytes": len(body)}}))
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def same_tile_check(client: httpx.Client, li_url: str, iid: int) -> dict[str, Any]:
+    """Decode one level-0 tile from pyomero and from large_image: do they show the same?"""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    tile = (0, 7, 11)
+    ours = client.get(pyomero_tile_path(iid)(tile)).content
+    theirs = httpx.get(li_url + li_tile_path(tile), timeout=120.0).content
+    a = np.asarray(Image.open(io.BytesIO(ours)).convert("RGB"), dtype=np.int16)
+    b = np.asarray(Image.open(io.BytesIO(theirs)).convert("RGB"), dtype=np.int16)
+    return {
+        "shape": [list(a.shape), list(b.shape)],
+        "mean_rgb": [a.mean(axis=(0, 1)).round(2).tolist(), b.mean(axis=(0, 1)).round(2).tolist()],
+        "mean_abs_diff": float(np.abs(a - b).mean()),
+        "bytes": [len(ours), len(theirs)],
+    }
 
 
 # ---------------------------------------------------------------------------- thumbnails
@@ -540,6 +590,11 @@ def thumbnail_series(
         return out
 
     result: dict[str, Any] = {}
+    # baselines in the same run: the framework alone, and one authenticated image GET
+    result["baseline_api_base"] = percentiles([timed("/api/v0/")[0] for _ in range(100)])
+    result["baseline_api_image"] = percentiles(
+        [timed(f"/api/v0/m/images/{small[i % len(small)]}/")[0] for i in range(100)]
+    )
     shutil.rmtree(thumbs, ignore_errors=True)
     rng.shuffle(small)
     result["uncached"] = percentiles(render_thumbs(small))
@@ -577,23 +632,37 @@ def thumbnail_series(
 def profile_tiles(
     server: Server, session: str, paths: Sequence[str], args: argparse.Namespace, out_dir: Path
 ) -> dict[str, Any]:
+    """py-spy on every server process during a wrk tile run, twice: all active threads (C calls
+    that release the GIL, and waits to get it back, count on their Python line), then only the
+    thread holding the GIL (``--gil``: Python's CPU time; C code without the GIL is missing)."""
     py_spy = shutil.which("py-spy")
     if not py_spy:
         return {"error": "py-spy is not installed (pip install py-spy)"}
-    raw = out_dir / "pyomero-tiles.pyspy.txt"
-    duration = args.profile
-    spy = subprocess.Popen(
-        [py_spy, "record", "--pid", str(server.process.pid), "--subprocesses", "--format", "raw",
-         "--duration", str(duration), "--rate", "200", "--nonblocking", "-o", str(raw)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    time.sleep(1.0)
-    load = wrk(server.url, paths, session, args.clients, duration - 2)
-    spy.wait()
+    result: dict[str, Any] = {}
+    for label, extra in (("active threads", []), ("GIL holder (--gil)", ["--gil"])):
+        raw = out_dir / f"pyomero-tiles{'-gil' if extra else ''}.pyspy.txt"
+        duration = args.profile
+        spy = subprocess.Popen(
+            [py_spy, "record", "--pid", str(server.process.pid), "--subprocesses", "--format",
+             "raw", "--duration", str(duration), "--rate", "200", "--nonblocking", "-o", str(raw),
+             *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        time.sleep(1.0)
+        load = wrk(server.url, paths, session, args.clients, duration - 2)
+        spy.wait()
+        summary = summarize_profile(raw, args.profile_top)
+        summary["rps_while_sampled"] = load["rps"]
+        result[label] = summary
+    return result
+
+
+def summarize_profile(raw: Path, top_n: int) -> dict[str, Any]:
+    """Self and inclusive shares of py-spy's raw (collapsed) stacks, and shares by layer."""
     self_counts: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     layers: collections.Counter[str] = collections.Counter()
-    total = 0
+    total = idle = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not count_text.isdigit():
@@ -602,21 +671,29 @@ def profile_tiles(
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
+        if any(needle in frames[-1] for needle in _IDLE):
+            idle += count
+            continue
         total += count
         self_counts[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
         layers[_layer(frames)] += count
-    top = lambda c: [(f, round(100 * n / total, 1)) for f, n in c.most_common(args.profile_top)]  # noqa: E731
+    top = lambda c: [(f, round(100 * n / total, 1)) for f, n in c.most_common(top_n)]  # noqa: E731
     return {
         "raw": str(raw),
         "samples": total,
-        "rps_while_sampled": load["rps"],
+        "idle_samples_left_out": idle,
         "layers_percent": {k: round(100 * v / total, 1) for k, v in layers.most_common()},
         "top_self": top(self_counts),
         "top_inclusive": top(inclusive),
     }
 
+
+#: Leaf frames of threads that wait (py-spy does not always see them as idle).
+_IDLE = (
+    "Condition.wait", "Event.wait", "Queue.get", "select (selectors.py", "_worker (concurrent/",
+)  # fmt: skip
 
 _LAYERS = (
     ("jpeg encode (simplejpeg)", ("encode.py", "simplejpeg")),
@@ -651,10 +728,8 @@ def upload_import(server: Server, path: Path) -> dict[str, Any]:
     def tree_rss() -> int:
         total = 0
         for pid in process_tree(server.process.pid):
-            try:
+            with contextlib.suppress(psutil.Error):
                 total += psutil.Process(pid).memory_info().rss
-            except psutil.Error:
-                pass
         return total
 
     before = tree_rss()
@@ -730,6 +805,10 @@ def serve_phase(
                 raise RuntimeError(f"{name}: expected 512 px tiles, imgData says {meta}")
         for pattern, li in li_servers.items():
             out.setdefault("large_image_info", {})[pattern] = li.wait_ready()
+            out.setdefault("same_tile_check", {})[pattern] = same_tile_check(
+                client, li.url, targets["ln_s"][pattern]
+            )
+            log(f"  same tile from both servers ({pattern}): {out['same_tile_check'][pattern]}")
         mid = args.mid_level
         levels = [(0, SIZE // 512), (mid, (SIZE >> mid) // 512)]
         for run in range(args.runs):
@@ -737,9 +816,7 @@ def serve_phase(
             load = load_average()
             log(f"  run {run + 1}/{args.runs} (load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
             one: dict[str, Any] = {"load_before": load, "tiles": {}}
-            per_level = {
-                lv: tile_sequence(rng, [(lv, n)], args.tiles + 5) for lv, n in levels
-            }
+            per_level = {lv: tile_sequence(rng, [(lv, n)], args.tiles + 5) for lv, n in levels}
             li_per_level = {lv: seq[: args.li_tiles + 5] for lv, seq in per_level.items()}
             mixed = tile_sequence(rng, levels, 3000)
             for pattern in patterns:
@@ -764,9 +841,7 @@ def serve_phase(
                     li = li_servers[pattern]
                     name = f"large_image tifffile ({pattern})"
                     pid = li.process.pid
-                    tput = tile_throughput(
-                        li.url, [li_tile_path(t) for t in mixed], "", pid, args
-                    )
+                    tput = tile_throughput(li.url, [li_tile_path(t) for t in mixed], "", pid, args)
                     with httpx.Client(base_url=li.url, timeout=120.0) as li_client:
                         lat = {
                             f"level{lv}": tile_latency(
@@ -784,7 +859,9 @@ def serve_phase(
                 f"{th['uncached_16k_copies']['p50']:.2f}, in-place tiff uncached "
                 f"{th['uncached_in_place_tiff']['p50']:.2f}); get_thumbnails x50: uncached "
                 f"{th['get_thumbnails_uncached']['p50']:.1f} ms, cached "
-                f"{th['get_thumbnails_cached']['p50']:.1f} ms"
+                f"{th['get_thumbnails_cached']['p50']:.1f} ms; baselines: GET /api/v0/ "
+                f"{th['baseline_api_base']['p50']:.2f} ms, GET /api/v0/m/images/<id>/ "
+                f"{th['baseline_api_image']['p50']:.2f} ms"
             )
             one["load_after"] = load_average()
             out["runs"].append(one)
@@ -818,7 +895,8 @@ def _tile_line(name: str, lat: dict[str, Any], tput: dict[str, Any]) -> str:
         for lv, v in lat.items()
     ]
     return (
-        f"    {name}: " + "; ".join(parts)
+        f"    {name}: "
+        + "; ".join(parts)
         + f"; {tput['rps']:.1f} tiles/s ({tput['server_cpu_ms']:.1f} ms CPU/tile, "
         f"{tput['server_cores_busy']:.2f} cores)"
     )
@@ -871,9 +949,7 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         if "upload_import" in serve:
             summary[f"workers={w}"]["upload_import"] = serve["upload_import"]
         if "profile" in serve:
-            summary[f"workers={w}"]["profile"] = {
-                k: serve["profile"].get(k) for k in ("samples", "rps_while_sampled", "layers_percent")
-            }
+            summary[f"workers={w}"]["profile"] = serve["profile"]
     imp = result["import"]
     summary["import"] = {
         "copy_mb_per_s": {p: v["mb_per_s"] for p, v in imp["copy"].items()},
@@ -886,7 +962,31 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "ome_types_import_ms": imp["ome_types_import_s"] * 1000,
     }
     summary["in_process"] = result.get("in_process")
+    if "import_profile" in imp:
+        summary["import_profile"] = imp["import_profile"]
     return summary
+
+
+def warm_page_cache(instance: Path, data: dict[str, Any], targets: dict[str, Any]) -> int:
+    """Read the files the tile series use once, so every engine reads from the page cache."""
+    from pyomero.services import accounts
+    from pyomero.services.instance import load_instance
+    from pyomero.store import pixels as store
+
+    files = list(data["big"].values())
+    inst = load_instance(instance)
+    ctx = accounts.login(inst, username="root", password=PASSWORD)
+    with inst.db.read() as conn:
+        for ids in targets["copy"].values():
+            record = store.pixels_record(conn, ctx.actor, ids[0])
+            if record is not None and record.path:
+                files += [p for p in (instance / "pixels" / record.path).rglob("*") if p.is_file()]
+    total = 0
+    for path in files:
+        with open(path, "rb") as f:
+            while block := f.read(8 << 20):
+                total += len(block)
+    return total
 
 
 def machine() -> dict[str, Any]:
@@ -971,7 +1071,9 @@ def main() -> None:
         targets = imp["targets"]
         log("in process, per tile (median ms):")
         rng = random.Random(5)
-        seq = tile_sequence(rng, [(0, SIZE // 512), (args.mid_level, (SIZE >> args.mid_level) // 512)], 60)
+        seq = tile_sequence(
+            rng, [(0, SIZE // 512), (args.mid_level, (SIZE >> args.mid_level) // 512)], 60
+        )
         inproc: dict[str, Any] = {}
         for pattern in data["big"]:
             for kind, iid in (("zarr copy", targets["copy"][pattern][0]),
@@ -984,6 +1086,12 @@ def main() -> None:
         for name, stages in inproc.items():
             log(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
         result["in_process"] = inproc
+        started_warm = time.perf_counter()
+        warmed = warm_page_cache(instance, data, targets)
+        log(
+            f"read {warmed / 1e9:.1f} GB of tile sources into the page cache in "
+            f"{time.perf_counter() - started_warm:.0f} s"
+        )
         result["serve"] = []
         for workers in args.workers:
             log(f"serve --workers {workers}:")

@@ -6,11 +6,7 @@ The instance and its users are made with the command line (``pyomero init``, ``g
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +15,7 @@ import httpx
 import pytest
 
 from pyomero.testing.http import ApiClient
+from pyomero.testing.server import pyomero_command, served
 
 pytestmark = pytest.mark.server
 
@@ -27,21 +24,8 @@ USER_PW = "server-user-pw"
 SCHEMA = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
 
-def _pyomero(*args: str) -> list[str]:
-    script = shutil.which("pyomero")
-    if script is not None:
-        return [script, *args]
-    return [sys.executable, "-c", "from pyomero.cli.main import main; main()", *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _run(*args: str) -> None:
-    done = subprocess.run(_pyomero(*args), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(pyomero_command(*args), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -55,34 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "user", "add", "user1", "--first", "User", "--last", "One", "--group", "lab",
         "--password", USER_PW, "--data", str(directory),
     )  # fmt: skip
-    port = _free_port()
-    log_path = directory.parent / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            _pyomero("serve", str(directory), "--port", str(port)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/api/", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "pyomero serve did not answer within 30 s"
-                time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with served(directory) as base:
+        yield base
 
 
 @pytest.fixture

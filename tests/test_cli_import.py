@@ -6,13 +6,9 @@ process, as a user would run it from another machine.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,27 +20,15 @@ from click.testing import CliRunner, Result
 from pyomero.cli.main import main
 from pyomero.testing.http import ApiClient
 from pyomero.testing.images import write_ome_zarr_plate, write_png
+from pyomero.testing.server import free_port, pyomero_command, served
 
 ROOT_PW = "import-root-pw"
 USER_PW = "import-user-pw"
 SCHEMA = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
 
-def _pyomero(*args: str) -> list[str]:
-    script = shutil.which("pyomero")
-    if script is not None:
-        return [script, *args]
-    return [sys.executable, "-c", "from pyomero.cli.main import main; main()", *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_pyomero(*args), capture_output=True, text=True, timeout=120)
+    return subprocess.run(pyomero_command(*args), capture_output=True, text=True, timeout=120)
 
 
 def _ok(*args: str) -> None:
@@ -68,35 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, import_root: Path) -> Itera
         "user", "add", "user1", "--first", "User", "--last", "One", "--group", "lab",
         "--password", USER_PW, "--data", str(directory),
     )  # fmt: skip
-    port = _free_port()
-    log_path = directory.parent / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            _pyomero("serve", str(directory), "--port", str(port)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYOMERO_IMPORT_ROOTS": str(import_root)},
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/api/", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "pyomero serve did not answer within 30 s"
-                time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with served(directory, env={"PYOMERO_IMPORT_ROOTS": str(import_root)}) as base:
+        yield base
 
 
 @pytest.fixture
@@ -245,7 +202,7 @@ def test_missing_file_and_unreachable_server(tmp_path):
     result = run(missing, "-s", "127.0.0.1:1", "-u", "u", "-w", "p")
     assert_error(result, f"{missing}: no such file or directory")
     png = write_png(tmp_path / "a.png", size_x=4, size_y=4)
-    port = _free_port()
+    port = free_port()
     result = run(png, "-s", f"127.0.0.1:{port}", "-u", "u", "-w", "p")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: cannot reach http://127.0.0.1:{port}: ")

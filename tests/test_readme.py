@@ -115,6 +115,7 @@ def test_instance_commands_run(tmp_path):
 def test_import_commands_run_against_a_server(tmp_path):
     """The 'Importing images' block against a real `pyomero serve` of the README instance."""
     from pyomero.testing.images import write_ome_tiff, write_ome_zarr_plate
+    from pyomero.testing.server import served
 
     data = str(tmp_path / "data")
     setup = next(b for b in BLOCKS if b and b[0].startswith("pyomero init"))
@@ -126,22 +127,8 @@ def test_import_commands_run_against_a_server(tmp_path):
         subprocess.run([*_pyomero(), *args[1:]], check=True, capture_output=True, timeout=120)
     write_ome_tiff(tmp_path / "cells.ome.tiff", size_x=64, size_y=48, size_c=2)
     write_ome_zarr_plate(tmp_path / "plate.ome.zarr", rows=1, columns=2, fields=1)
-    port = _free_port()
-    server = subprocess.Popen(
-        [*_pyomero(), "serve", data, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v0/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "pyomero serve did not answer within 60 s"
-            time.sleep(0.3)
+    with served(Path(data)) as base:
+        port = base.rsplit(":", 1)[1]
         block = next(b for b in BLOCKS if b and b[0].startswith("pyomero import"))
         outputs = []
         for line in block:
@@ -153,9 +140,3 @@ def test_import_commands_run_against_a_server(tmp_path):
             outputs.append(result.stdout.strip())
         assert re.fullmatch(r"Image:\d+", outputs[0]), outputs
         assert re.fullmatch(r"Plate:\d+", outputs[1]), outputs
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()

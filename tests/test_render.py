@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from pyomero.errors import InvalidInput
-from pyomero.model.rendering import NUMPY_DTYPE, ChannelBinding, Color, RenderingDef
+from pyomero.model.rendering import (
+    NUMPY_DTYPE,
+    ChannelBinding,
+    Color,
+    RenderingDef,
+    split_channel_layout,
+)
 from pyomero.pixels import encode, luts
 from pyomero.pixels.render import (
     histogram,
@@ -26,7 +32,6 @@ from pyomero.pixels.render import (
     render,
     render_split,
     resize,
-    split_channel_layout,
     thumbnail_size,
 )
 
@@ -196,6 +201,21 @@ def test_many_channels_saturate_without_overflow(count):
     planes = {i: np.full((3, 3), 20, np.uint8) for i in range(count)}
     out = colour(planes, *[binding(0, 255, color=WHITE) for _ in range(count)])
     assert (out == 20 * count).all()
+
+
+def test_results_do_not_share_work_buffers():
+    model = rdef(binding(0, 255, color=RED), binding(0, 255, color=GREEN), model="rgb")
+    first = render(
+        {0: np.full((4, 4), 10, np.uint8), 1: np.full((4, 4), 20, np.uint8)},
+        model,
+        pixel_type="uint8",
+    )
+    render(
+        {0: np.full((4, 4), 90, np.uint8), 1: np.full((4, 4), 90, np.uint8)},
+        model,
+        pixel_type="uint8",
+    )
+    assert (first == [10, 20, 0]).all()
 
 
 def test_unlisted_and_inactive_channels_do_not_contribute():
@@ -414,6 +434,16 @@ def test_intmax_is_at_least_every_plane():
     assert projected.dtype == np.uint16
     assert all((projected >= plane).all() for plane in stack)
     assert (projected == stack.max(axis=0)).all()
+
+
+def test_rendered_intmax_is_at_least_every_rendered_plane():
+    """Assertion 36: ``p=intmax&m=g`` is never darker than any single z."""
+    rng = np.random.default_rng(4)
+    stack = rng.integers(0, 4096, (4, 6, 6), dtype=np.uint16)
+    model = rdef(binding(100, 3000, color=WHITE))
+    projected = render({0: project(stack, "intmax", "uint16")}, model, pixel_type="uint16")
+    for plane in stack:
+        assert (projected >= render({0: plane}, model, pixel_type="uint16")).all()
 
 
 def test_intsum_clips_to_the_type_range():

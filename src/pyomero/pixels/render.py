@@ -34,7 +34,7 @@ this function is not given) are not applied; split-channel panels carry no text 
 from __future__ import annotations
 
 import functools
-import math
+import threading
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
@@ -44,9 +44,11 @@ from pyomero.errors import InvalidInput
 from pyomero.model.rendering import (
     FAMILIES,
     NUMPY_DTYPE,
+    SPLIT_BORDER,
     ChannelBinding,
     RenderingDef,
     pixel_type_range,
+    split_channel_layout,
 )
 from pyomero.pixels import luts
 
@@ -66,7 +68,8 @@ _INDEX_DTYPE: dict[str, type[np.unsignedinteger]] = {
 _TABLE_CACHE = 64  # a uint16 table pair is 458 KB; 64 of them bound the cache to ~30 MB
 _PACK_BITS = 10  # 4 channels x 255 < 1024: one uint32 per pixel holds the R, G, B sums
 _PACK_MAX_CHANNELS = 4
-BORDER = 2
+_SCRATCH_MAX_PIXELS = 1 << 20  # reuse at most 2 x 4 MB of work planes per thread
+_scratch = threading.local()
 
 
 # ---------------------------------------------------------------- channels and settings
@@ -222,20 +225,37 @@ def _plane_shape(
     return (int(found[0]), int(found[1]))
 
 
+def _scratch_pair(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Two uint32 work planes, reused per thread: fresh 1 MB buffers cost more in page faults
+    than the gathers themselves (3.4 ms against 10 ms for 512x512x3 on this machine)."""
+    size = shape[0] * shape[1]
+    if size > _SCRATCH_MAX_PIXELS:
+        return np.empty(shape, np.uint32), np.empty(shape, np.uint32)
+    buffers: np.ndarray | None = getattr(_scratch, "buffers", None)
+    if buffers is None or buffers.shape[1] < size:
+        buffers = np.empty((2, size), dtype=np.uint32)
+        _scratch.buffers = buffers
+    return buffers[0, :size].reshape(shape), buffers[1, :size].reshape(shape)
+
+
 def _add_packed(layers: list[Layer], pixel_type: str) -> np.ndarray:
     """Sum of up to four contributions in one uint32 per pixel, then split and saturate."""
-    total: np.ndarray | None = None
-    for key, paint, index in layers:
-        values = np.take(_packed_table(key, paint, pixel_type), index)
-        total = values if total is None else np.add(total, values, out=total)
-    assert total is not None
-    out = np.empty((*total.shape, 3), dtype=np.uint8)
-    field = np.empty_like(total)
+    shape = layers[0][2].shape
+    total, work = _scratch_pair(shape)
+    for position, (key, paint, index) in enumerate(layers):
+        table = _packed_table(key, paint, pixel_type)
+        # mode="clip" lets take write straight into ``out`` (indices are always in range)
+        if position == 0:
+            np.take(table, index, out=total, mode="clip")
+        else:
+            np.take(table, index, out=work, mode="clip")
+            np.add(total, work, out=total)
+    out = np.empty((*shape, 3), dtype=np.uint8)
     for component in range(3):
-        np.right_shift(total, component * _PACK_BITS, out=field)
-        np.bitwise_and(field, (1 << _PACK_BITS) - 1, out=field)
-        np.minimum(field, 255, out=field)
-        out[..., component] = field
+        np.right_shift(total, component * _PACK_BITS, out=work)
+        np.bitwise_and(work, (1 << _PACK_BITS) - 1, out=work)
+        np.minimum(work, 255, out=work)
+        out[..., component] = work
     return out
 
 
@@ -309,30 +329,16 @@ def project(stack: np.ndarray, kind: str, pixel_type: str) -> np.ndarray:
 # ---------------------------------------------------------------- split channels
 
 
-def split_channel_layout(size_x: int, size_y: int, n: int) -> dict[str, int]:
-    """The grid of ``n`` panels (omero-py ``splitChannelDims``, spec 6.9), border 2."""
-    root = math.sqrt(n)
-    rows = int(round(root))
-    columns = rows + 1 if root > rows else rows
-    return {
-        "width": size_x * columns + BORDER * (columns + 1),
-        "height": size_y * rows + BORDER * (rows + 1),
-        "border": BORDER,
-        "gridx": columns,
-        "gridy": rows,
-    }
-
-
 def _panel_origins(layout: dict[str, int], size_x: int, size_y: int) -> Iterator[tuple[int, int]]:
     """Top-left corners of the panels, row by row (continuing below the grid if asked)."""
-    x, y, column = BORDER, BORDER, 0
+    x, y, column = SPLIT_BORDER, SPLIT_BORDER, 0
     while True:
         yield x, y
         column += 1
         if column < layout["gridx"]:
-            x += size_x + BORDER
+            x += size_x + SPLIT_BORDER
         else:
-            x, y, column = BORDER, y + size_y + BORDER, 0
+            x, y, column = SPLIT_BORDER, y + size_y + SPLIT_BORDER, 0
 
 
 def _paste(canvas: np.ndarray, panel: np.ndarray, x: int, y: int) -> None:
