@@ -668,6 +668,7 @@ def summarize_profile(raw: Path, top_n: int) -> dict[str, Any]:
         if not count_text.isdigit():
             continue
         count = int(count_text)
+        stack = _PROCESS.sub("", stack)
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
@@ -689,6 +690,8 @@ def summarize_profile(raw: Path, top_n: int) -> dict[str, Any]:
         "top_inclusive": top(inclusive),
     }
 
+
+_PROCESS = re.compile(r'^(process \d+:"[^"]*"(;|$))+')
 
 #: Leaf frames of threads that wait (py-spy does not always see them as idle).
 _IDLE = (
