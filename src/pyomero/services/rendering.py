@@ -112,14 +112,10 @@ def pixel_source(instance: Instance, record: PixelsRecord) -> PixelSource:
 
 
 def _settings_for(conn: Any, ctx: Context, record: PixelsRecord) -> RenderingDef:
-    mine = store.rendering_def(conn, record.pixels_id, ctx.actor.user_id)
-    if mine is not None:
-        return mine
-    if record.owner_id != ctx.actor.user_id:
-        owners = store.rendering_def(conn, record.pixels_id, record.owner_id)
-        if owners is not None:
-            return owners
-    return default_rendering(record.info)
+    """The caller's saved settings, else the owner's, else the imported defaults."""
+    owners = list(dict.fromkeys((ctx.actor.user_id, record.owner_id)))
+    saved = store.first_rendering_def(conn, record.pixels_id, owners)
+    return saved if saved is not None else default_rendering(record.info)
 
 
 def _view(ctx: Context, conn: Any, record: PixelsRecord) -> ImageView:

@@ -191,7 +191,8 @@ def _record(row: Any, channels: list[Any]) -> PixelsRecord:
 # -- rendering settings -------------------------------------------------------------------
 
 _RDEF = select(renderingdef).where(
-    renderingdef.c.pixels == bindparam("pixels_id"), renderingdef.c.owner_id == bindparam("owner")
+    renderingdef.c.pixels == bindparam("pixels_id"),
+    renderingdef.c.owner_id.in_(bindparam("owners", expanding=True)),
 )
 _RDEFS_OF = select(renderingdef).where(renderingdef.c.pixels == bindparam("pixels_id"))
 _BINDINGS = (
@@ -237,9 +238,20 @@ def _rdefs(conn: Connection, rows: Sequence[Any]) -> list[RenderingDef]:
 
 def rendering_def(conn: Connection, pixels_id: int, owner_id: int) -> RenderingDef | None:
     """``owner_id``'s saved settings of one image, if any."""
-    rows = conn.execute(_RDEF, {"pixels_id": pixels_id, "owner": owner_id}).all()
-    found = _rdefs(conn, rows)
-    return found[0] if found else None
+    return first_rendering_def(conn, pixels_id, [owner_id])
+
+
+def first_rendering_def(
+    conn: Connection, pixels_id: int, owners: Sequence[int]
+) -> RenderingDef | None:
+    """The saved settings of the first of ``owners`` who has some (one query, or two when
+    found): the caller's own, else the image owner's, as OMERO falls back."""
+    rows = conn.execute(_RDEF, {"pixels_id": pixels_id, "owners": list(owners)}).all()
+    if not rows:
+        return None
+    rank = {owner: index for index, owner in enumerate(owners)}
+    best = min(rows, key=lambda r: rank[r.owner_id])
+    return _rdefs(conn, [best])[0]
 
 
 def rendering_defs(conn: Connection, pixels_id: int) -> list[RenderingDef]:
