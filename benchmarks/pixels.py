@@ -32,10 +32,13 @@ Then, in order:
     removed first), then cached; also the big copies' and the in-place images' uncached.
 (c) ``get_thumbnails`` of the 50 thumbnail images: uncached (3 calls per run, the cache
     removed before each) and cached (10 calls per run).
+    Baselines in every run: ``GET /api/v0/`` (the framework's floor) and
+    ``GET /api/v0/m/images/<id>/`` (login and one image from the database), 100 each.
 
 Prints progress and a JSON summary (the median over runs of every figure); ``--json FILE``
-keeps every run. ``--profile SECONDS`` samples the server with py-spy during one more wrk
-tile run and prints where its time goes.
+keeps every run. ``--profile SECONDS`` samples with py-spy: one more copy import, and the
+server (last ``--workers`` value) during two more wrk tile runs on the OME-Zarr copy, once
+over all active threads and once over the GIL holder only (raw stacks kept in the workdir).
 
     apt-get install wrk; pip install -r benchmarks/requirements.txt
     python -m venv /tmp/li-venv && /tmp/li-venv/bin/pip install -r benchmarks/requirements-large-image.txt
@@ -860,7 +863,7 @@ def serve_phase(
                 f"    thumbnails p50: uncached {th['uncached']['p50']:.2f} ms, cached "
                 f"{th['cached']['p50']:.2f} ms (16k copies uncached "
                 f"{th['uncached_16k_copies']['p50']:.2f}, in-place tiff uncached "
-                f"{th['uncached_in_place_tiff']['p50']:.2f}); get_thumbnails x50: uncached "
+                f"{th['uncached_in_place_tiff']['p50']:.2f}); get_thumbnails x{th['get_thumbnails_ids']}: uncached "
                 f"{th['get_thumbnails_uncached']['p50']:.1f} ms, cached "
                 f"{th['get_thumbnails_cached']['p50']:.1f} ms; baselines: GET /api/v0/ "
                 f"{th['baseline_api_base']['p50']:.2f} ms, GET /api/v0/m/images/<id>/ "
@@ -1072,6 +1075,12 @@ def main() -> None:
         log("import (d, e):")
         result["import"] = imp = import_phase(args, instance, data)
         targets = imp["targets"]
+        started_warm = time.perf_counter()
+        warmed = warm_page_cache(instance, data, targets)
+        log(
+            f"read {warmed / 1e9:.1f} GB of tile sources into the page cache in "
+            f"{time.perf_counter() - started_warm:.0f} s"
+        )
         log("in process, per tile (median ms):")
         rng = random.Random(5)
         seq = tile_sequence(
@@ -1089,12 +1098,6 @@ def main() -> None:
         for name, stages in inproc.items():
             log(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
         result["in_process"] = inproc
-        started_warm = time.perf_counter()
-        warmed = warm_page_cache(instance, data, targets)
-        log(
-            f"read {warmed / 1e9:.1f} GB of tile sources into the page cache in "
-            f"{time.perf_counter() - started_warm:.0f} s"
-        )
         result["serve"] = []
         for workers in args.workers:
             log(f"serve --workers {workers}:")

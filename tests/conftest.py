@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,19 +58,37 @@ def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield database_name(url)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, seeded SQLite instance (root / ROOT_PASSWORD) whose database tests copy."""
+    from pyomero.services.instance import init_instance
+
+    directory = tmp_path_factory.mktemp("sqlite-template") / "instance"
+    init_instance(directory, root_password=ROOT_PASSWORD).close()
+    return directory
+
+
 @pytest.fixture
 def instance(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
     """A fresh instance (root's password is ROOT_PASSWORD) on each backend.
 
-    On PostgreSQL its database is a clone of ``postgres_template`` (a tenth of the time of a
-    migration); the instance directory is made as ``pyomero init --database-url`` makes it.
+    Its database is a copy of a template migrated once per session: the SQLite file of
+    ``sqlite_template``, or on PostgreSQL a clone of ``postgres_template`` (a tenth of the
+    time of a migration); the directory is made as ``pyomero init`` makes it.
     """
-    from pyomero.services.instance import init_instance, load_instance
+    from pyomero.services.instance import load_instance
     from pyomero.settings import write_config
 
     directory = tmp_path / "instance"
     if backend == "sqlite":
-        inst = init_instance(directory, root_password=ROOT_PASSWORD)
+        template = request.getfixturevalue("sqlite_template")
+        directory.mkdir()
+        for database in template.glob("pyomero.db*"):
+            shutil.copyfile(database, directory / database.name)
+        for sub in ("pixels", "files"):
+            (directory / sub).mkdir()
+        write_config(directory, {})
+        inst = load_instance(directory)
         yield inst
         inst.close()
         return

@@ -22,7 +22,6 @@ from pyomero.cli import admin, importer
 from pyomero.cli.common import ask_password
 from pyomero.errors import PyomeroError
 from pyomero.services.instance import init_instance, load_instance
-from pyomero.services.seed import seed_demo
 from pyomero.settings import load as load_settings
 
 DEMO_PASSWORD = "omero"
@@ -155,6 +154,8 @@ def demo(
     try:
         instance = init_instance(target, root_password=password)
         try:
+            from pyomero.services.seed import seed_demo  # numpy, tifffile: only for the demo
+
             content = seed_demo(instance, password=password)
         finally:
             instance.close()

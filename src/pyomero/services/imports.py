@@ -24,6 +24,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,25 +270,37 @@ def _stage(
     names: dict[Path, str],
     advance: Callable[[int], None],
 ) -> _Staged:
-    """Write one fileset's pixels (unless in place) and stage its original files."""
+    """Write one fileset's pixels (unless in place) and stage its original files.
+
+    A copy of the originals runs on a thread beside the pixel writing (file reads, SHA-1
+    and writes release the GIL); a move waits for the pixels, which are read from the files.
+    """
     files: list[Path] = list(fileset.files)
     result = _Staged(index=index, format=fileset.format, files=[], plate=fileset.plate)
-    for ref in fileset.images:
-        source = fileset.open_series(ref.series)
-        if transfer == "ln_s":
-            stats = zarr_store.quick_stats(source)
-            location = (fileset.format, str(root), ref.series)
-        else:
-            relative = f"{index}/{ref.series}.zarr"
-            stats = zarr_store.write_ome_zarr(
-                source, staging / "pixels" / relative, progress=advance
-            )
-            location = (OME_ZARR, relative, 0)
-        result.images.append(_image_specs(ref.meta, source, stats, location))
-        result.series.append(ref.series)
     base = _common_parent(files)
-    for path in files:
-        result.files.append(_stage_file(path, base, index, staging, transfer=transfer, names=names))
+
+    def keep_files() -> list[store.FileSpec]:
+        return [
+            _stage_file(path, base, index, staging, transfer=transfer, names=names)
+            for path in files
+        ]
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-copy") as pool:
+        copied = pool.submit(keep_files) if transfer == "copy" else None
+        for ref in fileset.images:
+            source = fileset.open_series(ref.series)
+            if transfer == "ln_s":
+                stats = zarr_store.quick_stats(source)
+                location = (fileset.format, str(root), ref.series)
+            else:
+                relative = f"{index}/{ref.series}.zarr"
+                stats = zarr_store.write_ome_zarr(
+                    source, staging / "pixels" / relative, progress=advance
+                )
+                location = (OME_ZARR, relative, 0)
+            result.images.append(_image_specs(ref.meta, source, stats, location))
+            result.series.append(ref.series)
+        result.files = keep_files() if copied is None else copied.result()
     return result
 
 

@@ -103,38 +103,39 @@ _STATEMENTS: dict[Any, Any] = {}
 
 
 def _records_statement(mode: Any) -> Any:
+    """Images with their Pixels and Channels in one statement: one row per channel."""
     key = ("records", mode)
     if key not in _STATEMENTS:
         _STATEMENTS[key] = (
-            select(*_RECORD_COLUMNS)
-            .select_from(image.join(pixels, pixels.c.image == image.c.id))
+            select(*_RECORD_COLUMNS, *_CHANNEL_COLUMNS)
+            .select_from(
+                image.join(pixels, pixels.c.image == image.c.id).outerjoin(
+                    channel, channel.c.pixels == pixels.c.id
+                )
+            )
             .where(image.c.id.in_(bindparam("image_ids", expanding=True)))
             .where(readable_clause(image, mode))
+            .order_by(image.c.id, channel.c.index)
         )
     return _STATEMENTS[key]
-
-
-_CHANNELS = (
-    select(*_CHANNEL_COLUMNS)
-    .where(channel.c.pixels.in_(bindparam("pixels_ids", expanding=True)))
-    .order_by(channel.c.pixels, channel.c.index)
-)
 
 
 def pixels_records(
     conn: Connection, actor: Actor, image_ids: Sequence[int]
 ) -> dict[int, PixelsRecord]:
-    """The readable images among ``image_ids`` that have Pixels, by image id (two queries)."""
+    """The readable images among ``image_ids`` that have Pixels, by image id (one query:
+    this runs for every tile and thumbnail)."""
     if not image_ids:
         return {}
     mode, values = readable_params(actor)
     rows = conn.execute(_records_statement(mode), {**values, "image_ids": list(image_ids)}).all()
-    if not rows:
-        return {}
-    by_pixels: dict[int, list[Any]] = {r.pixels_id: [] for r in rows}
-    for crow in conn.execute(_CHANNELS, {"pixels_ids": list(by_pixels)}):
-        by_pixels[crow.pixels].append(crow)
-    return {r.image_id: _record(r, by_pixels[r.pixels_id]) for r in rows}
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.image_id, []).append(row)
+    return {
+        image_id: _record(found[0], [r for r in found if r.index is not None])
+        for image_id, found in grouped.items()
+    }
 
 
 def pixels_record(conn: Connection, actor: Actor, image_id: int) -> PixelsRecord | None:

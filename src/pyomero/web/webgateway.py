@@ -144,29 +144,34 @@ def _optional_plane(call: GatewayCall) -> tuple[int | None, int | None]:
     )
 
 
-def _thumbnail_bytes(call: GatewayCall, iid: int, w: int | None, h: int | None) -> bytes:
+def _thumbnail(call: GatewayCall, iid: int, w: int | None, h: int | None) -> Any:
+    """(etag, produce) of a thumbnail: the validator is known before anything is rendered."""
     view = rendering.open_image(call.ctx, iid)
     z, t = _optional_plane(call)
     longest = w if w is not None else call.instance.settings.thumb_default_size
-    return rendering.thumbnail(
-        call.instance,
-        view,
-        longest=longest,
-        width=w if h is not None else None,
-        height=h,
-        z=z,
-        t=t,
-    )
+    width = w if h is not None else None
+    etag = rendering.etag(view, view.rdef, "thumbnail", longest, width, h, z, t)
+
+    def produce() -> bytes:
+        return rendering.thumbnail(
+            call.instance, view, longest=longest, width=width, height=h, z=z, t=t
+        )
+
+    return etag, produce
+
+
+def _thumbnail_bytes(call: GatewayCall, iid: int, w: int | None, h: int | None) -> bytes:
+    return _thumbnail(call, iid, w, h)[1]()
 
 
 def render_thumbnail(call: GatewayCall) -> Response:
     iid = call.path_id("iid")
     w, h = call.path_int("w"), call.path_int("h")
     try:
-        body = _thumbnail_bytes(call, iid, w, h)
+        etag, produce = _thumbnail(call, iid, w, h)
     except NotFound:
         return PlainTextResponse("Failed to render thumbnail", 404)
-    return Response(body, media_type=JPEG, headers={"Cache-Control": "private, no-cache"})
+    return image_response(call.request, JPEG, etag, produce)
 
 
 def webclient_thumbnail(call: GatewayCall) -> Response:
