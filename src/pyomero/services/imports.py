@@ -487,19 +487,8 @@ def _record(
 def _dataset_for(conn: Any, target: ImportTarget, who: Who) -> int | None:
     if target.dataset_name is None:
         return target.dataset_id
-    from sqlalchemy import select
-
-    from pyomero.store.schema import dataset
-
-    found = conn.scalar(
-        select(dataset.c.id)
-        .where(
-            dataset.c.name == target.dataset_name,
-            dataset.c.owner_id == who["owner_id"],
-            dataset.c.group_id == who["group_id"],
-        )
-        .order_by(dataset.c.id)
-        .limit(1)
+    found = writes.find_dataset(
+        conn, name=target.dataset_name, owner_id=who["owner_id"], group_id=who["group_id"]
     )
     if found is not None:
         return int(found)

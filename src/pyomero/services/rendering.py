@@ -32,6 +32,7 @@ from pyomero.pixels.source import Level, PixelSource
 from pyomero.services.accounts import Context
 from pyomero.services.imports import OME_ZARR
 from pyomero.services.instance import Instance
+from pyomero.store import objects
 from pyomero.store import pixels as store
 from pyomero.store.pixels import PixelsRecord
 
@@ -396,8 +397,6 @@ class ImageFacts:
 
 
 def image_facts(ctx: Context, image_id: int) -> ImageFacts:
-    from pyomero.store import objects
-
     with ctx.instance.db.read() as conn:
         record = store.pixels_record(conn, ctx.actor, image_id)
         image = None if record is None else objects.get_object(conn, ctx.actor, "image", image_id)

@@ -19,6 +19,7 @@ from pyomero.store.schema import (
     annotation,
     annotation_links,
     annotation_mapvalue,
+    dataset,
     datasetimagelink,
     image,
     plateacquisition,
@@ -73,6 +74,18 @@ def insert_container(
                 update_event_id=event_id,
             )
         )
+    )
+
+
+def find_dataset(conn: Connection, *, name: str, owner_id: int, group_id: int) -> int | None:
+    """The oldest dataset of this name that ``owner_id`` owns in ``group_id`` (import ``-T``)."""
+    return conn.scalar(
+        select(dataset.c.id)
+        .where(
+            dataset.c.name == name, dataset.c.owner_id == owner_id, dataset.c.group_id == group_id
+        )
+        .order_by(dataset.c.id)
+        .limit(1)
     )
 
 
