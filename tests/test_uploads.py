@@ -463,3 +463,30 @@ def test_client_surface_is_pinned():
         "import_paths",
         "server_url",
     ]
+
+
+@sqlite_only
+def test_a_file_that_vanishes_mid_upload_leaves_nothing(instance, make_client, tmp_path):
+    """The second file disappears while the first is sent: the client stops with a clear
+    message and cancels, and the server keeps no upload, file or image."""
+    make_lab(instance, make_client)
+    http = make_client().client
+    first, second = tmp_path / "first.bin", tmp_path / "second.bin"
+    first.write_bytes(os.urandom(1000))
+    second.write_bytes(os.urandom(1000))
+    importer = Importer("http://testserver", client=http, chunk_size=300, retry_wait=0)
+    importer.login("user1", PASSWORD)
+
+    def vanish(done: int, total: int) -> None:
+        if done >= 300:
+            second.unlink(missing_ok=True)
+
+    with pytest.raises(InvalidInput, match="second.bin cannot be read any more"):
+        importer.upload(collect_files([first, second]), progress=vanish)
+    assert not any(uploads_dir(instance).iterdir())
+    with instance.db.read() as conn:
+        from sqlalchemy import func, select
+
+        from pyomero.store import schema
+
+        assert conn.scalar(select(func.count()).select_from(schema.image)) == 0

@@ -296,7 +296,13 @@ class Importer:
         """Send one file from ``offset``; after a failure, resume from the server's count."""
         url = f"{IMPORTS}/{token}/files/{index}/"
         failures = 0
-        with entry.source.open("rb") as handle:
+        try:
+            handle = entry.source.open("rb")
+        except OSError as exc:
+            raise InvalidInput(
+                f"{entry.source} cannot be read any more: {exc.strerror or exc}", param="path"
+            ) from None
+        with handle:
             while offset < entry.size:
                 handle.seek(offset)
                 data = handle.read(min(self.chunk_size, entry.size - offset))

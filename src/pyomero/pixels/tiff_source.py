@@ -10,6 +10,7 @@ upload is refused before anything is written.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,9 +191,182 @@ def series_source(
         tile = (int(page.tilewidth), int(page.tilelength))
     else:
         tile = (int(page.imagewidth), int(min(page.imagelength, page.rowsperstrip or 1 << 30)))
-    return ArraySource(
-        arrays, all_axes[index], label=label, tile_size=tile, closer=closer, lock=True
+    return TiffSource(
+        arrays,
+        all_axes[index],
+        label=label,
+        tile_size=tile,
+        closer=closer,
+        direct=[_direct_level(level, all_axes[index]) for level in one.levels],
     )
+
+
+class _DirectLevel:
+    """Reads one level's strips or tiles straight from the file: ``os.pread`` + the page's codec.
+
+    tifffile's zarr store costs several times the decoding itself per tile and needs a lock;
+    ``os.pread`` leaves the shared file position alone, so any number of threads read at once.
+    Only what ``_direct_level`` accepted arrives here: one segment grid per page, depth 1, no
+    chroma subsampling, every page of the level in one plain file.
+    """
+
+    def __init__(
+        self, pages: list[Any], strides: dict[str, int], samples: int, separate: bool
+    ) -> None:
+        key = pages[0].keyframe
+        self.pages = pages
+        self.strides = strides
+        self.samples = samples
+        self.separate = separate
+        self.width, self.height = int(key.imagewidth), int(key.imagelength)
+        if key.is_tiled:
+            self.seg_w, self.seg_h = int(key.tilewidth), int(key.tilelength)
+        else:
+            self.seg_w = self.width
+            self.seg_h = min(self.height, int(key.rowsperstrip or self.height)) or self.height
+        self.across = -(-self.width // self.seg_w)
+        self.per_plane = self.across * -(-self.height // self.seg_h)
+        self.decode = key.decode
+        self.jpeg = int(key.compression) in (6, 7, 34892, 33007)
+        self.jpegheader = key.jpegheader if self.jpeg else None
+        self.fill = key.nodata
+        self.dtype = np.dtype(key.dtype).newbyteorder("=")
+
+    def read(
+        self, position: dict[str, int], sample: int, x: int, y: int, width: int, height: int
+    ) -> np.ndarray:
+        index = sum(position[ax] * stride for ax, stride in self.strides.items())
+        page = self.pages[index]
+        offsets, counts = page.dataoffsets, page.databytecounts
+        fd = page.parent.filehandle.fileno()
+        extra: dict[str, Any] = {}
+        if self.jpeg:
+            extra = {"jpegtables": page.jpegtables, "jpegheader": self.jpegheader}
+        first = sample * self.per_plane if self.separate else 0
+        pick = 0 if self.separate else sample
+        sw, sh = self.seg_w, self.seg_h
+        x0, x1 = x // sw, (x + width - 1) // sw
+        y0, y1 = y // sh, (y + height - 1) // sh
+        out = np.empty((height, width), self.dtype)
+        for yi in range(y0, y1 + 1):
+            sy = yi * sh
+            top, bottom = max(y, sy), min(y + height, sy + sh)
+            for xi in range(x0, x1 + 1):
+                sx = xi * sw
+                left, right = max(x, sx), min(x + width, sx + sw)
+                segment = first + yi * self.across + xi
+                count = int(counts[segment])
+                target = out[top - y : bottom - y, left - x : right - x]
+                if not count:
+                    target[...] = self.fill
+                    continue
+                data = os.pread(fd, count, int(offsets[segment]))
+                if len(data) != count:
+                    raise BadFile("pixel data past end of file")
+                decoded = self.decode(data, segment, **extra)[0]
+                part = decoded[0, top - sy : bottom - sy, left - sx : right - sx, pick]
+                if part.shape != target.shape:
+                    raise BadFile("a strip or tile is shorter than the image says")
+                target[...] = part
+        return out
+
+
+class TiffSource(ArraySource):
+    """An ArraySource over tifffile's zarr view that reads plain strips and tiles directly.
+
+    ``direct`` has one entry per level: a ``_DirectLevel`` where the level's layout allows
+    reading its segments with ``os.pread`` (no lock, no zarr), None where the zarr view (under
+    the lock) must do it: unusual layouts, regions outside the level.
+    """
+
+    def __init__(
+        self,
+        arrays: list[Any],
+        axes: str,
+        *,
+        label: str,
+        tile_size: tuple[int, int],
+        closer: Any,
+        direct: list[_DirectLevel | None],
+    ) -> None:
+        super().__init__(arrays, axes, label=label, tile_size=tile_size, closer=closer, lock=True)
+        self._direct = direct
+
+    def region(
+        self, *, level: int, z: int, c: int, t: int, x: int, y: int, width: int, height: int
+    ) -> np.ndarray:
+        fast = self._direct[level] if 0 <= level < len(self._direct) else None
+        if (
+            fast is None
+            or not (0 <= z < self.size_z and 0 <= c < self.size_c and 0 <= t < self.size_t)
+            or not (x >= 0 and y >= 0 and width > 0 and height > 0)
+            or x + width > fast.width
+            or y + height > fast.height
+        ):
+            return super().region(level=level, z=z, c=c, t=t, x=x, y=y, width=width, height=height)
+        samples = fast.samples
+        position = {"T": t, "Z": z, "C": c // samples}
+        try:
+            out = fast.read(position, c % samples, x, y, width, height)
+        except BadFile as exc:
+            raise BadFile(f"{self._label}: cannot read pixels ({exc})") from exc
+        except Exception as exc:  # codec and I/O errors
+            raise BadFile(f"{self._label}: cannot read pixels ({exc})") from exc
+        return out if out.dtype == self._dtype else out.astype(self._dtype)
+
+
+def _direct_level(level: Any, axes: str) -> _DirectLevel | None:
+    """The direct reader of one level of a series, or None if its layout is not a plain one."""
+    try:
+        pages = list(level.pages)
+        key = level.keyframe
+        shape = tuple(int(n) for n in level.shape)
+        if not pages or any(page is None for page in pages) or len(shape) != len(axes):
+            return None
+        separate, depth, length, width, contig = (int(n) for n in key.shaped)
+        if (
+            depth != 1
+            or key.dtype is None
+            or key.bitspersample not in (8, 16, 32, 64)
+            or key.is_subsampled
+            or (separate > 1 and contig > 1)
+        ):
+            return None
+        sizes = dict(zip(axes, shape, strict=True))
+        if sizes["Y"] != length or sizes["X"] != width:
+            return None
+        samples = separate * contig
+        if (axes.endswith("YXS") and separate == 1) or (axes.endswith("SYX") and contig == 1):
+            lead = axes[:-3]
+        elif axes.endswith("YX") and "S" not in axes and samples == 1:
+            lead = axes[:-2]
+        else:
+            return None
+        if "S" in axes and sizes["S"] != samples:
+            return None
+        strides: dict[str, int] = {}
+        stride = 1
+        for ax in reversed(lead):
+            if ax not in "TCZ":
+                return None
+            strides[ax] = stride
+            stride *= sizes[ax]
+        if stride != len(pages):
+            return None
+        direct = _DirectLevel(pages, strides, samples, separate > 1)
+        for page in pages:
+            fh = page.parent.filehandle
+            if (
+                page.keyframe.hash != key.hash
+                or not fh.is_file
+                or getattr(fh, "_offset", 0) != 0
+                or len(page.dataoffsets) != direct.per_plane * separate
+                or len(page.databytecounts) != len(page.dataoffsets)
+            ):
+                return None
+        return direct
+    except Exception:  # anything tifffile cannot tell cheaply: the zarr view reads it
+        return None
 
 
 def _axes_of(one: Any, label: str) -> str:
