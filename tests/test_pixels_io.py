@@ -644,3 +644,118 @@ def test_write_memory_is_bounded(tmp_path: Path) -> None:
         ti.expected_plane(size_x=size, size_y=size, c=1, x=4000, y=3000, width=96, height=1096),
     )
     shutil.rmtree(tmp_path / "s.zarr")
+
+
+# --- direct TIFF reads (os.pread + the page's codec) ------------------------------------------
+
+
+def _regions(size_x: int, size_y: int) -> list[tuple[int, int, int, int]]:
+    """Whole level, one pixel at each corner, regions across segment edges, partial edges."""
+    return [
+        (0, 0, size_x, size_y),
+        (0, 0, 1, 1),
+        (size_x - 1, size_y - 1, 1, 1),
+        (size_x // 3, size_y // 3, size_x // 2, size_y // 2),
+        (size_x - 37, size_y - 21, 37, 21),
+        (5, size_y - 1, size_x - 5, 1),
+    ]
+
+
+def _check_direct(path: Path, fmt: str, dtype: str = "uint16", *, direct: bool = True) -> None:
+    from pyomero.pixels.array_source import ArraySource
+    from pyomero.pixels.tiff_source import TiffSource
+
+    source = open_in_place(fmt, path, 0)
+    try:
+        assert isinstance(source, TiffSource)
+        assert all((d is not None) == direct for d in source._direct)
+        for level, size in enumerate(source.levels):
+            for t in range(source.size_t):
+                for z in range(source.size_z):
+                    for c in range(source.size_c):
+                        for x, y, w, h in _regions(size.size_x, size.size_y):
+                            where = dict(level=level, z=z, c=c, t=t, x=x, y=y, width=w, height=h)
+                            got = source.region(**where)  # type: ignore[arg-type]
+                            slow = ArraySource.region(source, **where)  # type: ignore[arg-type]
+                            assert got.dtype == slow.dtype
+                            np.testing.assert_array_equal(got, slow)
+                            expected = ti.expected_plane(
+                                size_x=source.size_x, size_y=source.size_y, dtype=dtype,
+                                z=z, c=c, t=t, level=level, x=x, y=y, width=w, height=h,
+                            )  # fmt: skip
+                            np.testing.assert_array_equal(got, expected)
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("compression", [None, "zlib", "lzw", "zstd"])
+@pytest.mark.parametrize("tile", [(128, 64), None])
+def test_direct_tiff_reads_ome_tiff(
+    tmp_path: Path, compression: str | None, tile: tuple[int, int] | None
+) -> None:
+    path = ti.write_ome_tiff(
+        tmp_path / "d.ome.tif", size_x=300, size_y=170, size_z=2, size_c=2, size_t=2,
+        tile=tile, compression=compression, pyramid_levels=2 if tile else 0,
+    )  # fmt: skip
+    _check_direct(path, "OME-TIFF")
+
+
+@pytest.mark.parametrize("samples", [1, 3])
+@pytest.mark.parametrize("tile", [(32, 48), None])
+def test_direct_tiff_reads_plain_tiff(
+    tmp_path: Path, samples: int, tile: tuple[int, int] | None
+) -> None:
+    path = ti.write_tiff(
+        tmp_path / "p.tif", size_x=100, size_y=70, pages=2, samples=samples, tile=tile,
+        compression="zlib", dtype="uint8",
+    )  # fmt: skip
+    _check_direct(path, "TIFF", "uint8")
+
+
+def test_direct_tiff_reads_planar_big_endian_and_predictor(tmp_path: Path) -> None:
+    import tifffile
+
+    planes = np.stack([ti.expected_plane(size_x=90, size_y=60, c=c) for c in range(3)])
+    tifffile.imwrite(
+        tmp_path / "sep.tif", planes, planarconfig="separate", photometric="rgb", tile=(32, 32)
+    )
+    tifffile.imwrite(
+        tmp_path / "be.tif", planes[0], byteorder=">", compression="lzw", predictor=True,
+        rowsperstrip=7,
+    )  # fmt: skip
+    _check_direct(tmp_path / "sep.tif", "TIFF")
+    _check_direct(tmp_path / "be.tif", "TIFF")
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "uint32", "float", "double"])
+def test_direct_tiff_reads_pixel_types(tmp_path: Path, dtype: str) -> None:
+    path = ti.write_ome_tiff(
+        tmp_path / "t.ome.tif", size_x=80, size_y=50, size_c=2, dtype=dtype, tile=(32, 32)
+    )
+    _check_direct(path, "OME-TIFF", dtype)
+
+
+def test_direct_tiff_reads_fall_back_for_packed_bits(tmp_path: Path) -> None:
+    path = ti.write_ome_tiff(tmp_path / "b.ome.tif", size_x=80, size_y=50, dtype="bit")
+    _check_direct(path, "OME-TIFF", "bit", direct=False)
+
+
+def test_direct_tiff_reads_are_thread_safe(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = ti.write_ome_tiff(
+        tmp_path / "m.ome.tif", size_x=512, size_y=512, size_c=3, tile=(64, 64),
+        compression="zlib",
+    )  # fmt: skip
+    source = open_in_place("OME-TIFF", path, 0)
+    jobs = [(c, x, y) for c in range(3) for x in range(0, 448, 61) for y in range(0, 448, 53)]
+
+    def read(job: tuple[int, int, int]) -> bool:
+        c, x, y = job
+        got = source.region(level=0, z=0, c=c, t=0, x=x, y=y, width=64, height=64)
+        expected = ti.expected_plane(size_x=512, size_y=512, c=c, x=x, y=y, width=64, height=64)
+        return bool(np.array_equal(got, expected))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(read, jobs * 3))
+    source.close()

@@ -117,14 +117,24 @@ def _zattrs(name: str, sizes: list[tuple[int, int]], pixel_type: str) -> dict[st
 
 
 class _ChunkWriter:
-    """Compress and write chunk files on two threads, with a bounded queue."""
+    """Copy, pad, compress and write chunk files on two threads, with a bounded queue.
 
-    def __init__(self) -> None:
+    ``submit`` takes a view into a block of rows; the worker makes the contiguous (padded)
+    chunk, so the reading thread does no per-chunk copy. Blocks are never written to after
+    they are pushed, so the views stay valid; at most ``MAX_PENDING`` chunks (a few blocks)
+    are alive at once. Level-0 chunks also feed the per-channel min/max (``stats``).
+    """
+
+    def __init__(self, stats: _Stats | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zarr-write")
         self._pending: deque[Future[None]] = deque()
+        self._stats = stats
 
-    def submit(self, path: str, chunk: np.ndarray) -> None:
-        self._pending.append(self._pool.submit(_write_chunk, path, chunk))
+    def submit(
+        self, path: str, part: np.ndarray, shape: tuple[int, int], channel: int | None = None
+    ) -> None:
+        stats = self._stats if channel is not None else None
+        self._pending.append(self._pool.submit(_write_chunk, path, part, shape, stats, channel))
         while len(self._pending) > MAX_PENDING:
             self._pending.popleft().result()
 
@@ -138,7 +148,16 @@ class _ChunkWriter:
         self._pool.shutdown(wait=True)
 
 
-def _write_chunk(path: str, chunk: np.ndarray) -> None:
+def _write_chunk(
+    path: str, part: np.ndarray, shape: tuple[int, int], stats: _Stats | None, channel: int | None
+) -> None:
+    if stats is not None and channel is not None:
+        stats.add(channel, part)
+    if part.shape != shape:
+        chunk = np.zeros(shape, part.dtype)
+        chunk[: part.shape[0], : part.shape[1]] = part
+    else:
+        chunk = np.ascontiguousarray(part)
     data = blosc.compress(chunk, CNAME.encode(), CLEVEL, blosc.SHUFFLE)
     with open(path, "wb") as f:
         f.write(data)
@@ -164,16 +183,17 @@ def downsample(rows: np.ndarray, fy: int, fx: int) -> np.ndarray:
         acc = np.dtype(np.float64)
     else:
         acc = np.dtype(np.int32 if rows.dtype.itemsize <= 2 else np.int64)
-    total = rows[0:h:fy, :w].astype(acc)
     if fy == 2:
-        total += rows[1:h:2, :w]
+        total = np.add(rows[0:h:2, :w], rows[1:h:2, :w], dtype=acc)
+    else:
+        total = rows[:h, :w].astype(acc)
     if fx == 2:
-        total = total[:, 0::2] + total[:, 1::2]
+        total = np.add(total[:, 0::2], total[:, 1::2])
     if acc.kind == "f":
         total /= count
-    else:
+    else:  # count is 2 or 4: a shift is floor division, also for negative sums
         total += count // 2
-        total //= count
+        total >>= count.bit_length() - 1
     return total.astype(rows.dtype)
 
 
@@ -191,6 +211,7 @@ class _LevelWriter:
         self.width, self.height = sizes[index]
         self.chunk_w, self.chunk_h = min(CHUNK, self.width), min(CHUNK, self.height)
         self.dtype, self.out, self.dir = dtype, out, root / str(index)
+        self.index = index
         self.next = (
             _LevelWriter(root, index + 1, sizes, dtype, out) if index + 1 < len(sizes) else None
         )
@@ -235,13 +256,11 @@ class _LevelWriter:
         t, c, z = self.plane
         directory = self.dir / str(t) / str(c) / str(z) / str(self._chunk_row)
         directory.mkdir(parents=True, exist_ok=True)
+        channel = self.plane[1] if self.index == 0 else None
+        shape = (self.chunk_h, self.chunk_w)
         for xi, x in enumerate(range(0, self.width, self.chunk_w)):
             part = rows[:, x : x + self.chunk_w]
-            if part.shape != (self.chunk_h, self.chunk_w):
-                padded = np.zeros((self.chunk_h, self.chunk_w), self.dtype)
-                padded[: part.shape[0], : part.shape[1]] = part
-                part = padded
-            self.out.submit(str(directory / str(xi)), np.ascontiguousarray(part))
+            self.out.submit(str(directory / str(xi)), part, shape, channel)
         self._chunk_row += 1
 
 
@@ -251,6 +270,7 @@ class _Stats:
     def __init__(self, size_c: int) -> None:
         self.low: list[float | None] = [None] * size_c
         self.high: list[float | None] = [None] * size_c
+        self._lock = threading.Lock()
 
     def add(self, c: int, block: np.ndarray) -> None:
         if block.dtype.kind == "f":
@@ -260,9 +280,10 @@ class _Stats:
             low, high = float(finite.min()), float(finite.max())
         else:
             low, high = float(block.min()), float(block.max())
-        old_low, old_high = self.low[c], self.high[c]
-        self.low[c] = low if old_low is None else min(old_low, low)
-        self.high[c] = high if old_high is None else max(old_high, high)
+        with self._lock:
+            old_low, old_high = self.low[c], self.high[c]
+            self.low[c] = low if old_low is None else min(old_low, low)
+            self.high[c] = high if old_high is None else max(old_high, high)
 
     def result(self) -> list[tuple[float, float]]:
         return [
@@ -300,10 +321,10 @@ def _write(
     sizes = level_sizes(source.size_x, source.size_y)
     root.mkdir(parents=True)
     _write_metadata(root, source, sizes, dtype, name)
-    out = _ChunkWriter()
+    stats = _Stats(source.size_c)
+    out = _ChunkWriter(stats)
     try:
         top = _LevelWriter(root, 0, sizes, dtype, out)
-        stats = _Stats(source.size_c)
         row_bytes = max(1, source.size_x * dtype.itemsize)
         block = max(
             top.chunk_h, min(BLOCK_ROWS, BLOCK_BYTES // row_bytes // top.chunk_h * top.chunk_h)
@@ -319,7 +340,6 @@ def _write(
                             level=0, z=z, c=c, t=t, x=0, y=y, width=source.size_x, height=height
                         )
                         rows = np.asarray(rows, dtype=dtype)
-                        stats.add(c, rows)
                         top.push(rows)
                         done += rows.nbytes
                         if progress is not None:
