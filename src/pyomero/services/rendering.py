@@ -18,6 +18,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -361,20 +362,29 @@ def _write_atomically(path: Path, body: bytes) -> None:
         raise
 
 
+#: Threads rendering a batch of thumbnails: decoding, rendering and encoding release the GIL.
+BATCH_THREADS = 4
+
+
 def thumbnails(ctx: Context, image_ids: Sequence[int], *, longest: int) -> dict[int, bytes | None]:
-    """Thumbnails of many images; unreadable, missing or failing ones are None."""
+    """Thumbnails of many images; unreadable, missing or failing ones are None.
+
+    The views come from one query; the thumbnails (cached or rendered) are made on a few
+    threads, which touch no database.
+    """
     views = open_images(ctx, image_ids)
-    result: dict[int, bytes | None] = {}
-    for iid in image_ids:
+
+    def one(iid: int) -> bytes | None:
         view = views.get(iid)
         if view is None:
-            result[iid] = None
-            continue
+            return None
         try:
-            result[iid] = thumbnail(ctx.instance, view, longest=longest)
+            return thumbnail(ctx.instance, view, longest=longest)
         except (InvalidInput, NotFound, OSError, ValueError):
-            result[iid] = None
-    return result
+            return None
+
+    with ThreadPoolExecutor(max_workers=BATCH_THREADS, thread_name_prefix="thumbnails") as pool:
+        return dict(zip(image_ids, pool.map(one, image_ids), strict=True))
 
 
 def etag(view: ImageView, rdef: RenderingDef, *parts: object) -> str:
