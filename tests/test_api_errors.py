@@ -271,7 +271,7 @@ def test_unrouted_and_redirects(instance, make_client):
         f"{M}/foos/",
         f"{M}/projects/1/children/",
         "/api/v2/",
-        f"{M}/annotations/",
+        f"{M}/annotations/1/links/",
         f"{API}/logout/",
     ):
         response = client.get(path)

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 
 from pyomero.store.db import Database
 from pyomero.store.migrate import current_revision, head_revision, upgrade
-from pyomero.store.schema import metadata
+from pyomero.store.schema import include_name, metadata
 from pyomero.testing.databases import sqlite_url
 
 
@@ -25,7 +25,9 @@ def test_migrations_reach_head_and_match_the_schema(database_url, tmp_path):
         upgrade(db)
         assert current_revision(db) == head_revision(db)
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"include_name": include_name}), metadata
+            )
         assert diff == []
         tables = set(inspect(db.engine).get_table_names())
         assert set(metadata.tables) <= tables

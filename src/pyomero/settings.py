@@ -101,6 +101,26 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "default plate grid layout: expand, shrink or trim (omero.web.plate_layout)",
     ),
+    Setting(
+        "public_user",
+        "",
+        str,
+        "user name anonymous readers borrow, read-only; empty disables public access "
+        "(omero.web.public.user, with omero.web.public.enabled)",
+    ),
+    Setting(
+        "public_url_filter",
+        "",
+        str,
+        "regular expression matched (re.match) against a request's path: where the public "
+        "user may read; empty matches nothing (omero.web.public.url_filter)",
+    ),
+    Setting(
+        "public_get_only",
+        True,
+        bool,
+        "the public user may only GET (and HEAD) (omero.web.public.get_only)",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -131,6 +151,9 @@ class Settings:
     interpolate_pixels: bool = True
     initial_zoom_level: int = 0
     plate_layout: str = "expand"
+    public_user: str = ""
+    public_url_filter: str = ""
+    public_get_only: bool = True
 
     def import_root_paths(self) -> list[Path]:
         """The resolved directories files may be registered in place from."""

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from pyomero import __version__
-from pyomero.cli import admin, importer
+from pyomero.cli import admin, importer, metadata
 from pyomero.cli.common import ask_password
 from pyomero.errors import PyomeroError
 from pyomero.services.instance import init_instance, load_instance
@@ -48,6 +48,7 @@ def main() -> None:
 main.add_command(admin.group)
 main.add_command(admin.user)
 main.add_command(importer.import_command)
+main.add_command(metadata.group)
 
 _DIRECTORY = click.Path(path_type=Path, file_okay=False)
 _HOST = click.option("--host", default=None, help="address to listen on  [default: 127.0.0.1]")

@@ -165,13 +165,20 @@ def login(
         user_id = row.id
     if not verify_password(password_hash, password):
         raise failure
+    context = _open_session(instance, user_id, user_agent=user_agent)
+    if context is None:
+        raise failure
+    return context
+
+
+def _open_session(instance: Instance, user_id: int, *, user_agent: str | None) -> Context | None:
+    """A new session in the user's default group; None for an inactive account (OMERO:
+    membership of ``user`` is what makes an account active) or one without a group."""
     with instance.db.write() as conn:
         actor = store.load_actor(conn, user_id, 0)
-        if USER_GROUP_ID not in actor.member_of:
-            raise failure  # OMERO: membership of `user` is what makes an account active
         group_id = store.default_group_id(conn, user_id)
-        if group_id is None:
-            raise failure
+        if USER_GROUP_ID not in actor.member_of or group_id is None:
+            return None
         uuid = secrets.token_urlsafe(24)
         sid = store.insert_session(
             conn,
@@ -184,6 +191,23 @@ def login(
         )
         actor = store.load_actor(conn, user_id, group_id)
     return Context(instance=instance, actor=actor, session_uuid=uuid, session_id=sid)
+
+
+def open_public_session(instance: Instance, *, user_agent: str | None) -> Context:
+    """A new session for the public user, without a password: the server lends the account.
+
+    ``NotLoggedIn`` when the setting names no usable account, so a misconfiguration looks
+    like the public user being off, never like an error page.
+    """
+    name = instance.settings.public_user
+    if not name:
+        raise NotLoggedIn()
+    with instance.db.read() as conn:
+        row = store.find_experimenter(conn, name)
+    context = None if row is None else _open_session(instance, row.id, user_agent=user_agent)
+    if context is None:
+        raise NotLoggedIn()
+    return context
 
 
 def join_session(instance: Instance, uuid: str) -> Context:

@@ -23,9 +23,13 @@ from pyomero.web import (
     gateway_lists,
     gateway_rois,
     gateway_settings,
+    gateway_tables,
     imports,
     json_api,
+    searchengine,
     webclient,
+    webclient_annotations,
+    webclient_api,
     webgateway,
 )
 from pyomero.web.responses import json_response
@@ -42,12 +46,16 @@ def create_app(instance: Instance) -> Starlette:
     routes: list[Route] = [
         *json_api.routes(),
         *webclient.routes(),
+        *webclient_api.routes(),
+        *webclient_annotations.routes(),
         *imports.routes(),
         *webgateway.routes(),
         *gateway_settings.routes(),
         *gateway_downloads.routes(),
         *gateway_rois.routes(),
         *gateway_lists.routes(),
+        *searchengine.routes(),
+        *gateway_tables.routes(),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -1,20 +1,27 @@
-"""Who is calling: ``?bsession=``, ``?username=&password=``, or the session cookie.
+"""Who is calling: ``?bsession=``, ``?username=&password=``, the session cookie, or the
+public user.
 
 The order is OMERO.web's ``login_required``. A login made here is remembered in the
-session cookie, as OMERO.web stores the connector in the Django session.
+session cookie, as OMERO.web stores the connector in the Django session. When nothing else
+applies, a request the public-user settings allow (``public_url_filter``, GET only) runs in a
+new session of the public user, whose cookie later requests reuse; a public session never
+serves a request outside those settings, so it cannot write or leave the filtered paths.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pyomero.errors import LoginFailed, NotLoggedIn
 from pyomero.services import accounts
-from pyomero.services.accounts import Context
+from pyomero.services.accounts import Context, open_public_session
 from pyomero.services.instance import Instance
+from pyomero.services.tree import is_public
 
 
 @dataclass
@@ -24,6 +31,20 @@ class Caller:
 
 
 def authenticate(instance: Instance, request: Request) -> Caller:
+    caller = _identified(instance, request)
+    if caller is None:
+        if not _public_allows(instance, request):
+            raise NotLoggedIn()
+        user_agent = request.headers.get("user-agent")
+        return Caller(open_public_session(instance, user_agent=user_agent), True)
+    if is_public(caller.ctx) and not _public_allows(instance, request):
+        raise NotLoggedIn()
+    return caller
+
+
+def _identified(instance: Instance, request: Request) -> Caller | None:
+    """The caller named by the request itself; None when it names nobody (or an expired
+    cookie, so that the public user can take over)."""
     query = request.query_params
     bsession = query.get("bsession")
     if bsession is not None:
@@ -42,8 +63,27 @@ def authenticate(instance: Instance, request: Request) -> Caller:
         return Caller(ctx, True)
     cookie = request.cookies.get(instance.settings.session_cookie_name)
     if not cookie:
-        raise NotLoggedIn()
-    return Caller(accounts.join_session(instance, cookie), False)
+        return None
+    try:
+        return Caller(accounts.join_session(instance, cookie), False)
+    except NotLoggedIn:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _url_filter(pattern: str) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern else None
+
+
+def _public_allows(instance: Instance, request: Request) -> bool:
+    """OMERO.web's public-user test: enabled, a path matching the filter, GET unless allowed."""
+    settings = instance.settings
+    if not settings.public_user:
+        return False
+    if settings.public_get_only and request.method not in ("GET", "HEAD"):
+        return False
+    url_filter = _url_filter(settings.public_url_filter)
+    return url_filter is not None and url_filter.match(request.url.path) is not None
 
 
 def set_session_cookie(response: Response, request: Request, instance: Instance, uuid: str) -> None:

@@ -1,7 +1,7 @@
 """``/webclient/`` pages of the foundation: the login form and logout.
 
 A session made by the login form is the same session the JSON API accepts, as with
-OMERO.web. The rest of the webclient (tree API, annotations) arrives with its own issue.
+OMERO.web. The index page and the tree API are in ``webclient_api.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pyomero.errors import LoginFailed, NotLoggedIn
+from pyomero.errors import LoginFailed
 from pyomero.services import accounts
 from pyomero.services.instance import Instance
 from pyomero.web import csrf
@@ -118,20 +118,8 @@ async def logout(request: Request) -> Response:
     return response
 
 
-async def index(request: Request) -> Response:
-    instance: Instance = request.app.state.instance
-    uuid = request.cookies.get(instance.settings.session_cookie_name, "")
-    try:
-        ctx = await run_in_threadpool(accounts.join_session, instance, uuid)
-    except NotLoggedIn:
-        return RedirectResponse(f"{LOGIN_URL}?url={request.url.path}", status_code=302)
-    name = html.escape(ctx.actor.user_name)
-    return _page("pyomero", f'<p>Logged in as {name}. <a href="/webclient/logout/">Log out</a></p>')
-
-
 def routes() -> list[Route]:
     return [
-        Route("/webclient/", index, methods=["GET"]),
         Route(LOGIN_URL, login, methods=["GET", "POST"]),
         Route("/webclient/logout/", logout, methods=["GET", "POST"]),
     ]

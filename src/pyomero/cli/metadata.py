@@ -1,0 +1,52 @@
+"""``pyomero metadata populate``: bulk-annotation tables from a CSV, through a running server.
+
+As omero-metadata's ``omero metadata populate --file FILE.csv Screen:ID``, but over HTTP
+(``pyomero.client``), so it works from any machine that reaches the server. It prints what
+it created, one ``Class:ID`` per line; errors are one ``error: ...`` line and exit status 1
+(the root command prints them), and the server has then created nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pyomero.client.metadata import populate_metadata
+
+
+@click.group("metadata")
+def group() -> None:
+    """Bulk metadata: tables and key-value pairs from CSV files."""
+
+
+@group.command("populate")
+@click.argument("target", metavar="Screen:ID|Plate:ID|Project:ID|Dataset:ID")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="the CSV (or an OMERO.tables HDF5 file)",
+)
+@click.option("-s", "--server", required=True, help="server URL, or host:port  [port: 4080]")
+@click.option("-u", "--user", "username", required=True, help="user name")
+@click.option("-w", "--password", default=None, help="password (asked if omitted)")
+@click.option(
+    "--context",
+    type=click.Choice(["table", "bulkmap"]),
+    default="table",
+    show_default=True,
+    help="bulkmap also writes each row's values as map annotations on its Well/Image",
+)
+def populate(
+    target: str, path: Path, server: str, username: str, password: str | None, context: str
+) -> None:
+    """Attach a bulk-annotation table built from --file to TARGET."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, default="", show_default=False)
+    created = populate_metadata(
+        server, path, target, username=username, password=password, context=context
+    )
+    for name in created:
+        click.echo(name)

@@ -1,0 +1,462 @@
+"""Bulk-annotation tables: populate them from a CSV (or an OMERO.tables HDF5 file), find the
+ones attached to an object, and query them as OMERO.web's ``/webgateway/table/`` does.
+
+A table is an OriginalFile (mimetype ``OMERO.tables``) holding Parquet under ``DIR/files/``,
+attached to its Screen, Plate, Project or Dataset by a FileAnnotation with the namespace
+``openmicroscopy.org/omero/bulk_annotations``, as omero-metadata attaches it. Populating
+writes the file, the OriginalFile, the annotation, its link and (``context="bulkmap"``) one
+MapAnnotation per row on the row's Well and its images, or its Image, in one transaction;
+the file is removed again if that transaction fails, so a bad CSV leaves nothing behind.
+
+The SQL lives in ``store/tables.py``. Table errors are
+:class:`TableError` (an ``InvalidInput``) because the table surface answers them with 200
+and an ``error`` body, which the web layer builds from ``message`` and ``extra``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from pyomero.errors import InvalidInput, NotFound, SecurityViolation
+from pyomero.model.commands import AnnotationSpec
+from pyomero.model.permissions import Action, Actor, allowed
+from pyomero.services.accounts import Context, utcnow
+from pyomero.services.instance import Instance
+from pyomero.store import tables as store
+from pyomero.store import writes
+from pyomero.store.accounts import get_group, new_event
+from pyomero.tables import query as tq
+from pyomero.tables.csv_populate import columns_from_csv
+from pyomero.tables.storage import (
+    ID_KINDS,
+    BulkTable,
+    build_table,
+    is_hdf5,
+    read_hdf5,
+    read_parquet,
+    to_parquet,
+)
+
+NS_BULK = store.NS_BULK
+MIMETYPE = store.MIMETYPE
+TABLE_NAME = "bulk_annotations"
+#: omero.web.max_table_download_rows and omero.web.max_table_slice_size.
+MAX_DOWNLOAD_ROWS = 10_000
+MAX_SLICE_SIZE = 1_000_000
+TARGETS = ("Screen", "Plate", "Project", "Dataset")
+
+
+class TableError(InvalidInput):
+    """An error the table routes answer with 200 ``{"error": message, **extra}``."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message, param="query")
+        self.extra = extra
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class BulkAnnotation:
+    id: int
+    name: str
+    file: int
+    ns: str | None
+    parent_type: str
+    parent_id: int
+    owner: str
+    added_by: str
+    added_on: int  # ms since the epoch: the link's creation event
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    column_types: list[str]
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    total_count: int
+    limit: int | None
+    offset: int
+    annotation: BulkAnnotation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Populated:
+    file_annotation: int
+    original_file: int
+    rows: int
+    map_annotations: list[int] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- object paths
+
+
+def _ms(when: Any) -> int:
+    return int(when.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _bulk_annotations(
+    conn: Connection, actor: Actor, objtype: str, object_id: int
+) -> list[BulkAnnotation]:
+    found = store.root_ids(conn, actor, objtype, object_id)
+    if found is None:
+        parts = objtype.split(".")
+        raise TableError(f"{parts} cannot be queried", query=store.hql(parts))
+    parent_type, ids = found
+    return [
+        BulkAnnotation(
+            r.id, r.name, r.file, r.ns, r.parent_type, r.parent_id,
+            r.owner, r.added_by, _ms(r.added_on),
+        )
+        for r in store.bulk_files(conn, actor, parent_type, ids)
+    ]  # fmt: skip
+
+
+def bulk_annotations(ctx: Context, objtype: str, object_id: int) -> list[BulkAnnotation]:
+    """The bulk-annotation files on the objects ``objtype`` reaches ``object_id`` from
+    (``Screen.plateLinks.child.wells`` from a Well id): OMERO.web's ``annotations/``."""
+    with ctx.instance.db.read() as conn:
+        return _bulk_annotations(conn, ctx.actor, objtype, object_id)
+
+
+# ---------------------------------------------------------------------------- reading tables
+
+_CACHE: dict[tuple[str, int, int], BulkTable] = {}
+_CACHE_SIZE = 8
+
+
+def _files_dir(instance: Instance) -> Path:
+    data_dir = instance.settings.data_dir
+    if data_dir is None:
+        raise NotFound("this instance has no files directory")
+    return Path(data_dir) / "files"
+
+
+def _load(path: Path) -> BulkTable:
+    """The table in ``path``, from a small per-process cache keyed by size and mtime (a
+    file is never rewritten in place, so this only saves reading it again)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    table = _CACHE.get(key)
+    if table is None:
+        table = read_parquet(path)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = table
+    return table
+
+
+def open_table(ctx: Context, file_id: int) -> BulkTable:
+    """A readable OMERO.tables file; ``Table <id> not found`` for anything else."""
+    with ctx.instance.db.read() as conn:
+        row = store.table_file(conn, ctx.actor, file_id)
+    if row is None or row.mimetype != MIMETYPE:
+        raise TableError(f"Table {file_id} not found")
+    path = Path(row.location)
+    if not path.is_absolute():
+        path = _files_dir(ctx.instance) / row.location
+    try:
+        return _load(path)
+    except (OSError, InvalidInput):
+        raise TableError(f"Table {file_id} not found") from None
+
+
+def _hits(table: BulkTable, condition: str) -> list[int]:
+    try:
+        return tq.where(condition, table.data)
+    except tq.QueryError:
+        raise TableError(f"Error executing query: {condition}") from None
+
+
+def query_table(
+    ctx: Context,
+    file_id: int,
+    *,
+    query: str | None,
+    col_names: Sequence[str] = (),
+    offset: int = 0,
+    limit: int | None = None,
+) -> QueryResult:
+    """OMERO.web's ``perform_table_query``: ``*``, ``Name-123`` or a condition, paged."""
+    if not query:
+        raise TableError("Must specify query parameter, use * to retrieve all")
+    table = open_table(ctx, file_id)
+    indices = list(range(len(table.columns)))
+    if col_names:  # request order; unknown names are ignored
+        by_name = {c.name: i for i, c in reversed(list(enumerate(table.columns)))}
+        indices = [by_name[n] for n in col_names if n in by_name]
+    rows = table.row_count
+    end = min(rows, offset + (limit if limit is not None else rows))
+    if query == "*":
+        hits = list(range(offset, end))
+        total = rows
+    else:
+        condition = tq.expand_shortcut(query, [table.columns[i].name for i in indices])
+        matched = _hits(table, condition)
+        total = len(matched)
+        hits = matched[offset:end]
+    if len(hits) > MAX_DOWNLOAD_ROWS:
+        raise TableError(
+            f"Trying to download {len(hits)} rows exceeds configured "
+            f"omero.web.max_table_download_rows of {MAX_DOWNLOAD_ROWS}",
+            status=404,
+        )
+    values = [table.column_values(i, hits) for i in indices]
+    return QueryResult(
+        column_types=[table.columns[i].kind for i in indices],
+        columns=[table.columns[i].name for i in indices],
+        rows=[list(r) for r in zip(*values, strict=True)] if values else [],
+        row_count=rows,
+        total_count=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def query_object_table(ctx: Context, objtype: str, object_id: int, **params: Any) -> QueryResult:
+    """``object_table_query``: the newest bulk table on the path's objects that answers."""
+    annotations = bulk_annotations(ctx, objtype, object_id)
+    if not annotations:
+        raise TableError("Could not retrieve bulk annotations table")
+    error: TableError | None = None
+    for ann in sorted(annotations, key=lambda a: a.file, reverse=True):
+        try:
+            result = query_table(ctx, ann.file, **params)
+        except TableError as exc:
+            error = error or exc
+            continue
+        return replace(result, annotation=ann)
+    assert error is not None
+    raise error
+
+
+def id_bitmask(ctx: Context, file_id: int, *, query: str | None, col_name: str = "object") -> bytes:
+    """``obj_id_bitmask``: bit n (big-endian within each byte) set iff n is in the column
+    among the matching rows; one zero byte when nothing matches."""
+    if not query:
+        raise TableError("Must specify query parameter, use * to retrieve all")
+    table = open_table(ctx, file_id)
+    names = table.names
+    index = names.index(col_name) if col_name in names else 0
+    try:
+        hits = list(range(table.row_count)) if query == "*" else tq.where(query, table.data)
+    except tq.QueryError:
+        raise TableError("Unexpected error getting obj_id_bitmask") from None
+    if not hits:
+        return b"\x00"
+    if table.columns[index].kind in ("DoubleColumn", "BoolColumn"):
+        raise TableError("Specified column has invalid type")
+    try:
+        values = [int(v) for v in table.column_values(index, hits)]
+    except (TypeError, ValueError):
+        raise TableError("Specified column has invalid type") from None
+    if min(values) < 0:
+        raise TableError("Specified column has invalid type")
+    bits = bytearray((max(values) + 8) // 8)
+    for v in values:
+        bits[v // 8] |= 0x80 >> (v % 8)
+    return bytes(bits)
+
+
+def where_rows(ctx: Context, file_id: int, *, query: str | None, start: int = 0) -> dict[str, Any]:
+    """``table/<id>/rows/``: the matching row numbers from ``start``, at most one slice."""
+    if not query:
+        raise TableError("Must specify query")
+    table = open_table(ctx, file_id)
+    rows = table.row_count
+    end = min(rows, start + MAX_SLICE_SIZE)
+    hits = [h for h in _hits(table, query) if start <= h < end] if start < rows else []
+    return {
+        "rows": hits,
+        "meta": {
+            "partialCount": len(hits),
+            "rowCount": rows,
+            "columnCount": len(table.columns),
+            "start": start,
+            "end": end,
+            "maxCells": MAX_SLICE_SIZE,
+        },
+    }
+
+
+def slice_table(
+    ctx: Context, file_id: int, *, rows: list[int], columns: list[int]
+) -> dict[str, Any]:
+    """``table/<id>/slice/``: the given columns over the given rows, in the order given."""
+    table = open_table(ctx, file_id)
+    if not all(0 <= c < len(table.columns) for c in columns):
+        raise TableError("Columns out of range")
+    if not all(0 <= r < table.row_count for r in rows):
+        raise TableError("Rows out of range")
+    if len(rows) * len(columns) > MAX_SLICE_SIZE:
+        raise TableError(f"Cannot return more than {MAX_SLICE_SIZE} cells")
+    return {
+        "columns": [table.column_values(c, rows) for c in columns],
+        "meta": {
+            "columns": [table.columns[c].name for c in columns],
+            "rowCount": table.row_count,
+            "columnCount": len(table.columns),
+            "maxCells": MAX_SLICE_SIZE,
+        },
+    }
+
+
+def table_metadata(ctx: Context, file_id: int) -> dict[str, Any]:
+    table = open_table(ctx, file_id)
+    return {
+        "columns": [
+            {"name": c.name, "description": c.description, "type": c.kind} for c in table.columns
+        ],
+        "totalCount": table.row_count,
+        "user_metadata": table.user_metadata,
+    }
+
+
+# ---------------------------------------------------------------------------- populating
+
+
+def _may(conn: Connection, actor: Actor, action: Action, owner_id: int, group_id: int) -> bool:
+    level = get_group(conn, group_id).level
+    return allowed(actor, action, owner_id=owner_id, group_id=group_id, level=level)
+
+
+def _check_target(conn: Connection, actor: Actor, kind: str, target_id: int) -> Any:
+    if kind not in TARGETS:
+        raise InvalidInput(
+            f"cannot populate a {kind}; use one of {', '.join(TARGETS)}", param="target"
+        )
+    row = writes.row_of(conn, kind.lower(), target_id)
+    if row is None or not _may(conn, actor, Action.READ, row.owner_id, row.group_id):
+        raise NotFound(f"{kind} {target_id} not found")
+    if not _may(conn, actor, Action.ANNOTATE, row.owner_id, row.group_id):
+        raise SecurityViolation(f"Cannot annotate {kind}:{target_id}")
+    return row
+
+
+def populate(
+    ctx: Context, *, target: str, target_id: int, content: bytes, context: str = "table"
+) -> Populated:
+    """Attach a bulk-annotation table made from ``content`` (a CSV, or an OMERO.tables HDF5
+    file) to ``target``; ``context="bulkmap"`` also writes map annotations."""
+    if context not in ("table", "bulkmap"):
+        raise InvalidInput(f"unknown context {context!r}; use table or bulkmap", param="context")
+    if not content:
+        raise InvalidInput("the file is empty", param="file")
+    table: BulkTable | None = None
+    csv_text = ""
+    if is_hdf5(content):
+        table = read_hdf5(io.BytesIO(content))
+    else:
+        try:
+            csv_text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInput("the CSV is not UTF-8 text", param="file") from None
+    files = _files_dir(ctx.instance)
+    location = f"tables/{uuid.uuid4().hex}.parquet"
+    path = files / location
+    try:
+        with ctx.instance.db.write() as conn:
+            row = _check_target(conn, ctx.actor, target, target_id)
+            if table is None:
+                resolver = store.TargetObjects(conn, ctx.actor, target, target_id)
+                columns = columns_from_csv(
+                    csv_text, target=target, resolver=resolver, target_name=row.name
+                )
+                table = build_table(columns)
+            data = to_parquet(table)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".part")
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
+            return _attach(conn, ctx, row, target, table, data, location, context)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".part").unlink(missing_ok=True)
+        raise
+
+
+def _attach(
+    conn: Connection, ctx: Context, target_row: Any, target: str, table: BulkTable,
+    data: bytes, location: str, context: str,
+) -> Populated:  # fmt: skip
+    actor, group_id = ctx.actor, target_row.group_id
+    event = new_event(conn, actor, kind="Internal", now=utcnow(), session_id=ctx.session_id)
+    details = {"owner_id": actor.user_id, "group_id": group_id,
+               "creation_event_id": event, "update_event_id": event}  # fmt: skip
+    file_id, annotation_id = store.insert_table_file(
+        conn, name=TABLE_NAME, size=len(data), sha1=hashlib.sha1(data).hexdigest(),
+        location=location, details=details,
+    )  # fmt: skip
+    who = {"owner_id": actor.user_id, "group_id": group_id, "event_id": event}
+    writes.link_annotation(conn, target.lower(), target_row.id, annotation_id, **who)
+    maps = _bulkmap(conn, actor, table, who) if context == "bulkmap" else []
+    return Populated(annotation_id, file_id, table.row_count, maps)
+
+
+def _bulkmap(conn: Connection, actor: Actor, table: BulkTable, who: dict[str, int]) -> list[int]:
+    """omero-metadata's ``BulkToMapAnnotationContext`` without a configuration: one
+    MapAnnotation (bulk namespace) per row with its value columns, linked to the row's Well
+    and that well's images (``well_to_images``), or to its Image."""
+    id_columns = [
+        (i, c) for i, c in enumerate(table.columns) if c.kind in ("WellColumn", "ImageColumn")
+    ]
+    values = [
+        (c.name, table.column_values(i))
+        for i, c in enumerate(table.columns)
+        if c.kind not in ID_KINDS
+    ]
+    if not id_columns or not values:
+        return []
+    well_ids = {v for i, c in id_columns if c.kind == "WellColumn" for v in table.column_values(i)}
+    well_images = store.well_images(conn, list(well_ids))
+    _check_annotatable(conn, actor, well_ids, {v for i, c in id_columns if c.kind == "ImageColumn"
+                                                for v in table.column_values(i)} | {
+        i for ids in well_images.values() for i in ids})  # fmt: skip
+    created = []
+    columns = [(i, c.kind, table.column_values(i)) for i, c in id_columns]
+    for n in range(table.row_count):
+        pairs = [(name, _text(vals[n])) for name, vals in values]
+        targets: list[tuple[str, int]] = []
+        for _, kind, vals in columns:
+            oid = int(vals[n])
+            if oid <= 0:
+                continue
+            if kind == "WellColumn":
+                targets.append(("well", oid))
+                targets += [("image", i) for i in well_images.get(oid, [])]
+            else:
+                targets.append(("image", oid))
+        if not targets:
+            continue
+        spec = AnnotationSpec(kind="Map", ns=NS_BULK, value=pairs)
+        aid = writes.insert_annotation(
+            conn, spec, **{k: who[k] for k in ("owner_id", "group_id", "event_id")}
+        )
+        for parent_type, oid in dict.fromkeys(targets):
+            writes.link_annotation(conn, parent_type, oid, aid, **who)
+        created.append(aid)
+    return created
+
+
+def _check_annotatable(conn: Connection, actor: Actor, wells: set[int], images: set[int]) -> None:
+    """Map annotations go on wells and images the caller may annotate, checked once per
+    (owner, group) pair rather than per object."""
+    for owner_id, group_id in store.owner_group_pairs(conn, list(wells), list(images)):
+        if not _may(conn, actor, Action.ANNOTATE, owner_id, group_id):
+            raise SecurityViolation("Cannot annotate the wells and images this table names")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,653 @@
+"""Key-value search in SQL: the IDR search engine's queries answered from our own tables.
+
+The IDR copies OMERO's map annotations into Elasticsearch and answers from there, with no
+permissions. Here every query runs on ``annotation_mapvalue`` itself, with the read policy
+compiled in (``visibility.readable`` on the searched object, on the annotation link and on
+the annotation), so a hit, a count or a bucket never reveals a row the caller may not read,
+and a pair is searchable the moment its transaction commits.
+
+Indexes (migration 0003):
+
+- a B-tree on ``(lower(name), lower(value))``: keys and values match without regard to case
+  as the IDR's ``keynamenormalize``/``keyvaluenormalize`` fields do; ``equals``, ``in``,
+  ranges and the per-key buckets are range scans of it. Case-sensitive searches use the
+  same index and recheck the exact text;
+- substring search (``contains``): SQLite's FTS5 trigram table ``annotation_mapvalue_fts``
+  (external content, synced by triggers) for needles of three characters or more, a
+  ``LIKE`` scan for shorter ones; PostgreSQL's pg_trgm GIN index on ``lower(value)``,
+  which ``lower(value) LIKE '%...%'`` uses (a scan when the extension is missing).
+
+Each filter becomes a set of matching object ids (``id IN (SELECT parent ...)``), which the
+planners drive from the index when it is selective. Pages are ordered by id and cut at the
+bookmark (the last id of the previous page), as the IDR's ``search_after`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    column,
+    distinct,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import (
+    table as sql_table,
+)
+
+from pyomero.errors import InvalidInput
+from pyomero.model.permissions import Actor
+from pyomero.store.bulk import allocate_ids
+from pyomero.store.listing import _COLUMNS, ImageRow, _joined, _row
+from pyomero.store.schema import (
+    MAPVALUE_FTS,
+    annotation,
+    annotation_links,
+    annotation_mapvalue,
+    dataset,
+    datasetimagelink,
+    image,
+    plate,
+    project,
+    projectdatasetlink,
+    screen,
+    screenplatelink,
+    well,
+    wellsample,
+)
+from pyomero.store.visibility import readable
+
+#: The searchable resources and their tables.
+RESOURCES: dict[str, Table] = {
+    "image": image,
+    "project": project,
+    "screen": screen,
+    "plate": plate,
+    "well": well,
+}
+OPERATORS = (
+    "equals",
+    "not_equals",
+    "contains",
+    "not_contains",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+)
+NEGATIVE = {"not_equals": "equals", "not_contains": "contains", "not_in": "in"}
+#: The IDR's ``PAGE_SIZE`` (``configurations/app_config.yml``).
+PAGE_SIZE = 1000
+
+mv = annotation_mapvalue
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """One condition: a pair with key ``name`` (any key if None) whose value ``operator``
+    ``value``, on the objects of ``resource`` (default: the searched resource)."""
+
+    operator: str
+    value: str | tuple[str, ...]
+    name: str | None = None
+    resource: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """and-filters, all true; each or-group, at least one true."""
+
+    and_filters: tuple[Filter, ...] = ()
+    or_filters: tuple[tuple[Filter, ...], ...] = ()
+    case_sensitive: bool = False
+    study: str | None = None  # name of a project or screen that holds the images
+
+
+@dataclass(slots=True)
+class Document:
+    """A search hit: the object with its readable pairs and, for images, its containers."""
+
+    id: int
+    name: str | None
+    description: str | None
+    owner_id: int
+    group_id: int
+    key_values: list[tuple[str, str, int]] = field(default_factory=list)
+    containers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    documents: list[Document]
+    size: int  # total hits
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    key: str
+    value: str  # lower-cased, as the IDR's buckets
+    count: int  # readable objects with this pair
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    id: int
+    name: str
+    type: str  # "project" or "screen"
+    description: str | None
+    images: int
+
+
+# -- conditions -----------------------------------------------------------------------------
+
+
+def _table(resource: str) -> Table:
+    try:
+        return RESOURCES[resource]
+    except KeyError:
+        raise InvalidInput(f"{resource} is not a valid resource", param="resource") from None
+
+
+def _like_pattern(needle: str) -> str:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _contains(conn: Connection, needle: str, case_sensitive: bool) -> ColumnElement[bool]:
+    value = mv.c.value
+    if conn.dialect.name == "sqlite" and len(needle) >= 3:
+        # An FTS5 phrase: the trigram tokenizer matches it as a substring, case-folded.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        fts = sql_table(MAPVALUE_FTS, column("rowid"))
+        matched = select(fts.c.rowid).where(literal_column(MAPVALUE_FTS).op("MATCH")(phrase))
+        found = literal_column("annotation_mapvalue.rowid").in_(matched)
+    else:
+        found = func.lower(value).like(func.lower(literal(_like_pattern(needle))), escape="\\")
+    if case_sensitive:
+        return (
+            and_(found, func.instr(value, needle) > 0)
+            if conn.dialect.name == "sqlite"
+            else (and_(found, func.strpos(value, needle) > 0))
+        )
+    return found
+
+
+def _value_condition(
+    conn: Connection, operator: str, value: str | tuple[str, ...], case_sensitive: bool
+) -> ColumnElement[bool]:
+    lowered = func.lower(mv.c.value)
+    if operator == "contains":
+        return _contains(conn, value if isinstance(value, str) else ",".join(value), case_sensitive)
+    if operator == "in":
+        values = value if isinstance(value, tuple) else tuple(value.split(","))
+        values = tuple(v.strip() for v in values)
+        found: ColumnElement[bool] = lowered.in_([func.lower(literal(v)) for v in values])
+        return and_(found, mv.c.value.in_(values)) if case_sensitive else found
+    if not isinstance(value, str):
+        raise InvalidInput(f"operator {operator} takes one value", param="value")
+    if operator == "equals":
+        found = lowered == func.lower(literal(value))  # type: ignore[assignment]
+        return and_(found, mv.c.value == value) if case_sensitive else found
+    # gt, gte, lt, lte: lexicographic, as Elasticsearch's range on a keyword field
+    column, bound = (
+        (mv.c.value, literal(value)) if case_sensitive else (lowered, func.lower(literal(value)))
+    )
+    return {
+        "gt": column > bound,
+        "gte": column >= bound,
+        "lt": column < bound,
+        "lte": column <= bound,
+    }[operator]
+
+
+def _key_condition(name: str | None, case_sensitive: bool) -> ColumnElement[bool]:
+    if name is None:
+        return true()
+    found = func.lower(mv.c.name) == func.lower(literal(name))
+    return and_(found, mv.c.name == name) if case_sensitive else found
+
+
+def _pair_owners(actor: Actor, resource: str, *conditions: ColumnElement[bool]) -> Select[Any]:
+    """Ids of ``resource`` objects carrying a readable pair that meets ``conditions``."""
+    link = annotation_links[resource]
+    return (
+        select(link.c.parent)
+        .select_from(
+            mv.join(link, link.c.child == mv.c.annotation_id).join(
+                annotation, annotation.c.id == mv.c.annotation_id
+            )
+        )
+        .where(*conditions, readable(actor, link), readable(actor, annotation))
+    )
+
+
+def _images_of(actor: Actor, resource: str, ids: Select[Any]) -> Select[Any]:
+    """Images inside readable ``resource`` containers whose ids are ``ids``."""
+    container = _table(resource)
+    readable_ids = select(container.c.id).where(container.c.id.in_(ids), readable(actor, container))
+    if resource == "project":
+        return (
+            select(datasetimagelink.c.child)
+            .join(projectdatasetlink, projectdatasetlink.c.child == datasetimagelink.c.parent)
+            .where(projectdatasetlink.c.parent.in_(readable_ids))
+        )
+    samples = select(wellsample.c.image).join(well, well.c.id == wellsample.c.well)
+    if resource == "well":
+        return samples.where(wellsample.c.well.in_(readable_ids))
+    if resource == "plate":
+        return samples.where(well.c.plate.in_(readable_ids))
+    return samples.join(screenplatelink, screenplatelink.c.child == well.c.plate).where(
+        screenplatelink.c.parent.in_(readable_ids)
+    )
+
+
+def _filter_condition(
+    conn: Connection, actor: Actor, target: str, flt: Filter, case_sensitive: bool
+) -> ColumnElement[bool]:
+    if flt.operator not in OPERATORS:
+        raise InvalidInput(f"{flt.operator} is not a valid operator", param="operator")
+    table = RESOURCES[target]
+    source = flt.resource or target
+    _table(source)
+    if source != target and target != "image":
+        raise InvalidInput(
+            f"a {source} filter cannot select {target}s, only images", param="resource"
+        )
+    positive = NEGATIVE.get(flt.operator, flt.operator)
+    key = _key_condition(flt.name, case_sensitive)
+    matching = _pair_owners(
+        actor, source, key, _value_condition(conn, positive, flt.value, case_sensitive)
+    )
+    if source != target:
+        matching = _images_of(actor, source, matching)
+    if flt.operator not in NEGATIVE:
+        return table.c.id.in_(matching)
+    # "has the key, with no other value": the IDR's must(key) + must_not(value)
+    with_key = _pair_owners(actor, source, key)
+    if source != target:
+        with_key = _images_of(actor, source, with_key)
+    return and_(table.c.id.in_(with_key), table.c.id.not_in(matching))
+
+
+def _study_condition(actor: Actor, name: str) -> ColumnElement[bool]:
+    def named(table: Table) -> Select[Any]:
+        return select(table.c.id).where(
+            func.lower(table.c.name) == func.lower(literal(name)), readable(actor, table)
+        )
+
+    return or_(
+        image.c.id.in_(_images_of(actor, "project", named(project))),
+        image.c.id.in_(_images_of(actor, "screen", named(screen))),
+    )
+
+
+def _where(
+    conn: Connection, actor: Actor, resource: str, query: Query
+) -> list[ColumnElement[bool]]:
+    table = _table(resource)
+    cs = query.case_sensitive
+    where: list[ColumnElement[bool]] = [readable(actor, table)]
+    where += [_filter_condition(conn, actor, resource, f, cs) for f in query.and_filters]
+    for group in query.or_filters:
+        if group:
+            where.append(or_(*(_filter_condition(conn, actor, resource, f, cs) for f in group)))
+    if query.study is not None:
+        if resource != "image":
+            raise InvalidInput("study selects images only", param="study")
+        where.append(_study_condition(actor, query.study))
+    return where
+
+
+# -- searching ------------------------------------------------------------------------------
+
+
+def search(
+    conn: Connection,
+    actor: Actor,
+    resource: str,
+    query: Query,
+    *,
+    bookmark: int | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """One page of hits (ids above ``bookmark``, ascending) and the total number of hits."""
+    table = _table(resource)
+    where = _where(conn, actor, resource, query)
+    size = conn.scalar(select(func.count()).select_from(table).where(*where)) or 0
+    page = select(table.c.id).where(*where)
+    if bookmark is not None:
+        page = page.where(table.c.id > bookmark)
+    ids = list(conn.scalars(page.order_by(table.c.id).limit(page_size)))
+    return Page(documents(conn, actor, resource, ids), size)
+
+
+def containers_of_hits(conn: Connection, actor: Actor, query: Query) -> list[Container]:
+    """The projects and screens holding the image hits, with how many hits each holds."""
+    hits = select(image.c.id).where(*_where(conn, actor, "image", query)).subquery()
+    found: list[Container] = []
+    by_project = (
+        select(project.c.id, project.c.name, project.c.description, func.count(distinct(hits.c.id)))
+        .select_from(
+            hits.join(datasetimagelink, datasetimagelink.c.child == hits.c.id)
+            .join(projectdatasetlink, projectdatasetlink.c.child == datasetimagelink.c.parent)
+            .join(project, project.c.id == projectdatasetlink.c.parent)
+        )
+        .where(readable(actor, project))
+        .group_by(project.c.id, project.c.name, project.c.description)
+    )
+    by_screen = (
+        select(screen.c.id, screen.c.name, screen.c.description, func.count(distinct(hits.c.id)))
+        .select_from(
+            hits.join(wellsample, wellsample.c.image == hits.c.id)
+            .join(well, well.c.id == wellsample.c.well)
+            .join(screenplatelink, screenplatelink.c.child == well.c.plate)
+            .join(screen, screen.c.id == screenplatelink.c.parent)
+        )
+        .where(readable(actor, screen))
+        .group_by(screen.c.id, screen.c.name, screen.c.description)
+    )
+    for kind, statement in (("project", by_project), ("screen", by_screen)):
+        for id_, name, description, count in conn.execute(statement.order_by(literal_column("1"))):
+            found.append(Container(id_, name, kind, description, count))
+    return found
+
+
+def documents(conn: Connection, actor: Actor, resource: str, ids: Sequence[int]) -> list[Document]:
+    """The documents of ``ids`` (readable ones only), in the order given."""
+    if not ids:
+        return []
+    table = _table(resource)
+    name = table.c.name if "name" in table.c else literal(None)
+    description = table.c.description if "description" in table.c else literal(None)
+    rows = conn.execute(
+        select(table.c.id, name, description, table.c.owner_id, table.c.group_id).where(
+            table.c.id.in_(ids), readable(actor, table)
+        )
+    )
+    docs = {r[0]: Document(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+    link = annotation_links[resource]
+    pairs = (
+        select(link.c.parent, mv.c.name, mv.c.value, mv.c.index)
+        .select_from(
+            mv.join(link, link.c.child == mv.c.annotation_id).join(
+                annotation, annotation.c.id == mv.c.annotation_id
+            )
+        )
+        .where(link.c.parent.in_(ids), readable(actor, link), readable(actor, annotation))
+        .order_by(link.c.parent, mv.c.annotation_id, mv.c.index)
+    )
+    for parent, key, value, index in conn.execute(pairs):
+        if parent in docs:
+            docs[parent].key_values.append((key, value, index))
+    if resource == "image":
+        _image_containers(conn, actor, docs)
+    return [docs[i] for i in ids if i in docs]
+
+
+def _image_containers(conn: Connection, actor: Actor, docs: dict[int, Document]) -> None:
+    ids = list(docs)
+    in_datasets = (
+        select(datasetimagelink.c.child, dataset.c.id, dataset.c.name, project.c.id, project.c.name)
+        .join(dataset, dataset.c.id == datasetimagelink.c.parent)
+        .outerjoin(projectdatasetlink, projectdatasetlink.c.child == dataset.c.id)
+        .outerjoin(
+            project, and_(project.c.id == projectdatasetlink.c.parent, readable(actor, project))
+        )
+        .where(datasetimagelink.c.child.in_(ids), readable(actor, dataset))
+        .order_by(datasetimagelink.c.child, dataset.c.id, project.c.id)
+    )
+    for iid, did, dname, pid, pname in conn.execute(in_datasets):
+        doc = docs[iid].containers
+        if "dataset_id" not in doc:
+            doc.update(dataset_id=did, dataset_name=dname, project_id=pid, project_name=pname)
+    in_wells = (
+        select(
+            wellsample.c.image,
+            wellsample.c.id,
+            well.c.id,
+            plate.c.id,
+            plate.c.name,
+            screen.c.id,
+            screen.c.name,
+        )
+        .join(well, well.c.id == wellsample.c.well)
+        .join(plate, plate.c.id == well.c.plate)
+        .outerjoin(screenplatelink, screenplatelink.c.child == plate.c.id)
+        .outerjoin(screen, and_(screen.c.id == screenplatelink.c.parent, readable(actor, screen)))
+        .where(wellsample.c.image.in_(ids), readable(actor, well), readable(actor, plate))
+        .order_by(wellsample.c.image, wellsample.c.id)
+    )
+    for iid, wsid, wid, plid, plname, sid, sname in conn.execute(in_wells):
+        doc = docs[iid].containers
+        if "well_id" not in doc:
+            doc.update(
+                wellsample_id=wsid,
+                well_id=wid,
+                plate_id=plid,
+                plate_name=plname,
+                screen_id=sid,
+                screen_name=sname,
+            )
+
+
+# -- values, keys, names --------------------------------------------------------------------
+
+
+def _readable_pairs(actor: Actor, resource: str) -> Any:
+    """FROM clause and WHERE of the readable pairs of readable ``resource`` objects."""
+    table = _table(resource)
+    link = annotation_links[resource]
+    joined = (
+        mv.join(link, link.c.child == mv.c.annotation_id)
+        .join(annotation, annotation.c.id == mv.c.annotation_id)
+        .join(table, table.c.id == link.c.parent)
+    )
+    where = [readable(actor, link), readable(actor, annotation), readable(actor, table)]
+    return joined, where, link
+
+
+def value_buckets(
+    conn: Connection, actor: Actor, resource: str, key: str
+) -> tuple[list[Bucket], int]:
+    """``searchvaluesusingkey``: each lower-cased value of ``key`` with its object count,
+    and the number of objects that have the key at all."""
+    joined, where, link = _readable_pairs(actor, resource)
+    where.append(func.lower(mv.c.name) == func.lower(literal(key)))
+    lowered = func.lower(mv.c.value)
+    rows = conn.execute(
+        select(func.min(mv.c.name), lowered, func.count(distinct(link.c.parent)))
+        .select_from(joined)
+        .where(*where)
+        .group_by(lowered)
+    )
+    buckets = [Bucket(k, v, n) for k, v, n in rows]
+    total = conn.scalar(
+        select(func.count(distinct(link.c.parent))).select_from(joined).where(*where)
+    )
+    # The IDR's order: shortest values first, then the fullest buckets, then by value.
+    buckets.sort(key=lambda b: (len(b.value), -b.count, b.value))
+    return buckets, total or 0
+
+
+def value_search(
+    conn: Connection, actor: Actor, resource: str, needle: str, *, key: str | None = None
+) -> tuple[list[Bucket], int]:
+    """``searchvalues``: the (key, value) buckets whose value contains ``needle``."""
+    joined, where, link = _readable_pairs(actor, resource)
+    where += [_contains(conn, needle, False), _key_condition(key, False)]
+    lowered = func.lower(mv.c.value)
+    rows = conn.execute(
+        select(mv.c.name, lowered, func.count(distinct(link.c.parent)))
+        .select_from(joined)
+        .where(*where)
+        .group_by(mv.c.name, lowered)
+    )
+    buckets = sorted(
+        (Bucket(k, v, n) for k, v, n in rows), key=lambda b: (-b.count, b.key, b.value)
+    )
+    total = conn.scalar(
+        select(func.count(distinct(link.c.parent))).select_from(joined).where(*where)
+    )
+    return buckets, total or 0
+
+
+def keys(conn: Connection, actor: Actor, resource: str) -> list[str]:
+    """The distinct keys of the readable pairs on readable ``resource`` objects."""
+    joined, where, _link = _readable_pairs(actor, resource)
+    statement = select(mv.c.name).distinct().select_from(joined).where(*where).order_by(mv.c.name)
+    return list(conn.scalars(statement))
+
+
+def container_names(
+    conn: Connection,
+    actor: Actor,
+    resource: str,
+    needle: str | None,
+    *,
+    use_description: bool = False,
+) -> list[Container]:
+    """``names``: readable projects or screens whose name (or description) contains
+    ``needle``, with the number of readable images each holds."""
+    if resource not in ("project", "screen"):
+        raise InvalidInput(f"No data for table {resource}", param="resource")
+    table = _table(resource)
+    where: list[ColumnElement[bool]] = [readable(actor, table)]
+    if needle:
+        pattern = func.lower(literal(_like_pattern(needle)))
+        matched: ColumnElement[bool] = func.lower(table.c.name).like(pattern, escape="\\")
+        if use_description:
+            matched = or_(matched, func.lower(table.c.description).like(pattern, escape="\\"))
+        where.append(matched)
+    found = []
+    for id_, name, description in conn.execute(
+        select(table.c.id, table.c.name, table.c.description).where(*where).order_by(table.c.id)
+    ):
+        images = select(func.count(distinct(image.c.id))).where(
+            image.c.id.in_(_images_of(actor, resource, select(literal(id_)))),
+            readable(actor, image),
+        )
+        found.append(Container(id_, name, resource, description, conn.scalar(images) or 0))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class TextHits:
+    """The webgateway search's hits: images (as listed rows), datasets and projects."""
+
+    images: list[ImageRow]
+    datasets: list[tuple[int, str, str | None]]
+    projects: list[tuple[int, str, str | None]]
+
+
+def text_hits(
+    conn: Connection, actor: Actor, needle: str, *, images_only: bool, limit: int, offset: int = 0
+) -> TextHits:
+    """Images, datasets and projects with ``needle`` in their name, description or a pair."""
+    image_ids = _text_ids(conn, actor, image, needle, limit=limit, offset=offset)
+    rows = conn.execute(
+        select(*_COLUMNS).select_from(_joined(image)).where(image.c.id.in_(image_ids))
+    )
+    by_id = {r.id: _row(r) for r in rows}
+    found = TextHits([by_id[i] for i in image_ids if i in by_id], [], [])
+    if not images_only:
+        for kind, table_ in (("dataset", dataset), ("project", project)):
+            ids = _text_ids(conn, actor, table_, needle, limit=limit, offset=offset)
+            rows = conn.execute(
+                select(table_.c.id, table_.c.name, table_.c.description)
+                .where(table_.c.id.in_(ids))
+                .order_by(table_.c.id)
+            )
+            getattr(found, f"{kind}s").extend(tuple(r) for r in rows)
+    return found
+
+
+def _text_ids(
+    conn: Connection, actor: Actor, table: Table, needle: str, *, limit: int, offset: int = 0
+) -> list[int]:
+    """Ids of readable ``table`` objects with ``needle`` in their name, description or a
+    readable pair's value (the webgateway's ``search/``)."""
+    pattern = func.lower(literal(_like_pattern(needle)))
+    text_match = or_(
+        func.lower(table.c.name).like(pattern, escape="\\"),
+        func.lower(table.c.description).like(pattern, escape="\\")
+        if "description" in table.c
+        else false(),
+    )
+    resource = table.name
+    pairs = _pair_owners(actor, resource, _contains(conn, needle, False))
+    statement = (
+        select(table.c.id)
+        .where(or_(text_match, table.c.id.in_(pairs)), readable(actor, table))
+        .order_by(table.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(conn.scalars(statement))
+
+
+# -- bulk loading (tests, benchmarks) ---------------------------------------------------------
+
+
+def insert_map_annotations(
+    conn: Connection,
+    *,
+    owner_id: int,
+    group_id: int,
+    event_id: int,
+    resource: str,
+    annotations: Iterable[tuple[int, Sequence[tuple[str, str]]]],
+    ns: str | None = None,
+    chunk: int = 10_000,
+) -> int:
+    """One Map annotation per ``(object id, pairs)``, linked to that object; returns how
+    many were made. For test data and benchmarks: one statement per table and chunk."""
+    link = annotation_links[resource]
+    details = {
+        "owner_id": owner_id,
+        "group_id": group_id,
+        "creation_event_id": event_id,
+        "update_event_id": event_id,
+    }
+    made = 0
+    batch = list(annotations)
+    for start in range(0, len(batch), chunk):
+        part = batch[start : start + chunk]
+        ann_ids = allocate_ids(conn, annotation, len(part))
+        link_ids = allocate_ids(conn, link, len(part))
+        conn.execute(
+            insert(annotation),
+            [{"id": a, "discriminator": "Map", "ns": ns, **details} for a in ann_ids],
+        )
+        conn.execute(
+            insert(mv),
+            [
+                {"annotation_id": a, "index": i, "name": k, "value": v}
+                for a, (_parent, pairs) in zip(ann_ids, part, strict=True)
+                for i, (k, v) in enumerate(pairs)
+            ],
+        )
+        conn.execute(
+            insert(link),
+            [
+                {"id": lid, "parent": parent, "child": a, **details}
+                for lid, a, (parent, _pairs) in zip(link_ids, ann_ids, part, strict=True)
+            ],
+        )
+        made += len(part)
+    return made

@@ -1,0 +1,329 @@
+"""Bulk-annotation tables over HTTP: webgateway-idr.md assertions 63-73, the IDR notebook's
+table call (section 9 step 8), errors as 200 ``{"error"}`` and who may read what.
+
+A read-annotate group ``lab`` holds a Screen with two 2x3 plates; user1 populates it from a
+CSV through ``POST /pyomero/metadata/populate/``. ``outsider`` is only in a private group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from apidata import (
+    fast_passwords,  # noqa: F401 - autouse
+    login,
+    new_group,
+    new_user,
+    sqlite_only,
+)
+from pyomero.model.permissions import GroupLevel
+from pyomero.services.instance import Instance
+from pyomero.store import bulk, schema
+from pyomero.testing.http import ApiClient
+
+G = "/webgateway"
+POPULATE = "/pyomero/metadata/populate/"
+ROWS = "ABCDEFGH"
+
+
+@dataclass
+class World:
+    instance: Instance
+    screen: int
+    plates: list[int]
+    wells: list[list[int]]  # per plate, row-major
+    images: list[list[int]]
+    dataset: int
+    user1: ApiClient
+    user2: ApiClient
+    outsider: ApiClient
+    anonymous: Any
+
+
+def _csv(world_plates: list[str]) -> str:
+    lines = ["# header plate,well,s,l,d,b", "Plate,Well,Gene Symbol,Count,Score,Hit"]
+    n = 0
+    for name in world_plates:
+        for r in range(2):
+            for c in range(3):
+                lines.append(f"{name},{ROWS[r]}{c + 1},G{n},{n},{n / 2},{'yes' if n % 2 else 'no'}")
+                n += 1
+    return "\n".join(lines) + "\n"
+
+
+def populate(api: ApiClient, target: str, body: str | bytes, context: str = "table") -> Any:
+    return api.post(
+        POPULATE,
+        params={"target": target, "context": context},
+        content=body.encode() if isinstance(body, str) else body,
+        headers={"Content-Type": "text/csv"},
+    )
+
+
+@pytest.fixture
+def world(instance: Instance, make_client: Any) -> World:
+    lab = new_group(instance, "lab", GroupLevel.READ_ANNOTATE)
+    new_group(instance, "vault", GroupLevel.PRIVATE)
+    u1 = new_user(instance, "user1", ["lab"], first_name="Public", last_name="data")
+    new_user(instance, "user2", ["lab"])
+    new_user(instance, "outsider", ["vault"])
+    with instance.db.write() as conn:
+        who = {"owner_id": u1.id, "group_id": lab.id}
+        (screen,) = bulk.insert_screens(conn, **who, screens=[{"name": "screen"}])
+        plates = [
+            bulk.insert_plate(conn, **who, name=f"P{n}", rows=2, columns=3, screen_id=screen)
+            for n in (1, 2)
+        ]
+        (dataset,) = bulk.insert_datasets(conn, **who, datasets=[{"name": "ds"}])
+    return World(
+        instance,
+        screen,
+        [p.plate_id for p in plates],
+        [list(p.well_ids) for p in plates],
+        [list(p.image_ids) for p in plates],
+        dataset,
+        login(make_client, "user1"),
+        login(make_client, "user2"),
+        login(make_client, "outsider"),
+        make_client().client,
+    )
+
+
+@pytest.fixture
+def populated(world: World) -> dict[str, Any]:
+    response = populate(world.user1, f"Screen:{world.screen}", _csv(["P1", "P2"]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (created,) = body["created"]
+    assert created.startswith("FileAnnotation:")
+    assert body["rows"] == 12
+    return {"ann": int(created.split(":")[1]), "file": body["file"]}
+
+
+def _get(api: ApiClient, url: str, **params: Any) -> Any:
+    response = api.get(url, params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    return response.json()
+
+
+@sqlite_only
+def test_object_table_query_by_well(world: World, populated: dict[str, Any]) -> None:
+    """Assertions 63-65 and the notebook's step 8."""
+    well = world.wells[1][4]  # P2, B2
+    url = f"{G}/table/Screen.plateLinks.child.wells/{well}/query/"
+    body = _get(world.user1, url, query=f"Well-{well}")
+    assert set(body) >= {"data", "meta", "id", "annId", "owner", "addedBy", "parentType",
+                         "parentId", "addedOn"}  # fmt: skip
+    assert set(body["data"]) == {"column_types", "columns", "rows"}
+    assert set(body["meta"]) == {"rowCount", "totalCount", "limit", "offset"}
+    assert body["parentType"] == "Screen" and body["parentId"] == world.screen
+    assert body["id"] == populated["file"] and body["annId"] == populated["ann"]
+    assert body["owner"] == "Public data" and isinstance(body["addedOn"], int)
+    data, meta = body["data"], body["meta"]
+    column = data["columns"].index("Well")
+    assert len(data["rows"]) == 1
+    assert all(row[column] == well for row in data["rows"])
+    assert meta == {"rowCount": 12, "totalCount": 1, "limit": None, "offset": 0}
+    for row in data["rows"]:
+        assert len(data["column_types"]) == len(data["columns"]) == len(row)
+    row = dict(zip(data["columns"], data["rows"][0], strict=True))
+    assert row["Plate"] == world.plates[1] and row["Plate Name"] == "P2"
+    assert row["Well Name"] == "b2" and row["Gene Symbol"] == "G10" and row["Count"] == 10
+    assert row["Score"] == 5.0 and row["Hit"] is False
+    types = dict(zip(data["columns"], data["column_types"], strict=True))
+    assert types == {"Plate": "PlateColumn", "Well": "WellColumn", "Gene Symbol": "StringColumn",
+                     "Count": "LongColumn", "Score": "DoubleColumn", "Hit": "BoolColumn",
+                     "Plate Name": "StringColumn", "Well Name": "StringColumn"}  # fmt: skip
+
+
+@sqlite_only
+def test_table_query_by_file(world: World, populated: dict[str, Any]) -> None:
+    """Assertions 66-69, conditions and their errors."""
+    url = f"{G}/table/{populated['file']}/query/"
+    assert _get(world.user1, url) == {
+        "error": "Must specify query parameter, use * to retrieve all"
+    }
+    body = _get(world.user1, url, query="*", offset=10, limit=5)
+    assert len(body["data"]["rows"]) == 2  # 12 rows: offset 10 leaves two
+    body = _get(world.user1, url, query="*", offset=2, limit=5)
+    assert len(body["data"]["rows"]) == 5
+    assert body["meta"] == {"rowCount": 12, "totalCount": 12, "limit": 5, "offset": 2}
+    body = _get(world.user1, url, query="*", limit=3, col_names=["Well", "Plate", "nope"])
+    assert body["data"]["columns"] == ["Well", "Plate"]
+    assert body["data"]["column_types"] == ["WellColumn", "PlateColumn"]
+    assert body["data"]["rows"][0] == [world.wells[0][0], world.plates[0]]
+    body = _get(world.user1, url, query="(Count>=3) & (Hit==True) & ~(Score>4)")
+    counts = [r[body["data"]["columns"].index("Count")] for r in body["data"]["rows"]]
+    assert counts == [3, 5, 7] and body["meta"]["totalCount"] == 3
+    body = _get(world.user1, url, query="Count<100", limit=2, offset=1)
+    assert body["meta"]["totalCount"] == 12 and len(body["data"]["rows"]) == 2
+    for bad in ("__import__('os').system('true')", "Count.real", "nope==1", "Count >"):
+        assert _get(world.user1, url, query=bad) == {"error": f"Error executing query: {bad}"}
+    metadata = _get(world.user1, f"{G}/table/{populated['file']}/metadata/")
+    assert set(metadata) == {"columns", "totalCount", "user_metadata"}
+    assert metadata["totalCount"] == 12
+    assert metadata["columns"][1] == {"name": "Well", "description": "", "type": "WellColumn"}
+    missing = f"{G}/table/999999/query/"
+    assert _get(world.user1, missing, query="*") == {"error": "Table 999999 not found"}
+
+
+@sqlite_only
+def test_slice_rows_and_bitmask(world: World, populated: dict[str, Any]) -> None:
+    """Assertions 70 and 71, and ``rows/``."""
+    file_id = populated["file"]
+    body = _get(world.user1, f"{G}/table/{file_id}/slice/", rows="0-2", columns="0")
+    assert body["columns"] == [[world.plates[0]] * 3]
+    assert body["meta"] == {"columns": ["Plate"], "rowCount": 12, "columnCount": 8,
+                            "maxCells": 1000000}  # fmt: skip
+    posted = world.user1.post(f"{G}/table/{file_id}/slice/", data={"rows": "1,3", "columns": "3"})
+    assert posted.json()["columns"] == [[1, 3]]
+    assert _get(world.user1, f"{G}/table/{file_id}/slice/", rows="0", columns="9") == {
+        "error": "Columns out of range"
+    }
+    assert _get(world.user1, f"{G}/table/{file_id}/slice/", rows="12", columns="0") == {
+        "error": "Rows out of range"
+    }
+    assert _get(world.user1, f"{G}/table/{file_id}/slice/", rows="x")["error"].startswith(
+        "Need comma-separated list of rows and columns ("
+    )
+    body = _get(world.user1, f"{G}/table/{file_id}/rows/", query="Count>8")
+    assert body["rows"] == [9, 10, 11] and body["meta"]["partialCount"] == 3
+    assert _get(world.user1, f"{G}/table/{file_id}/rows/") == {"error": "Must specify query"}
+
+    csv = "# header l,d\nobject,score\n" + "".join(f"{v},0.5\n" for v in (1, 2, 7, 11, 12))
+    done = populate(world.user1, f"Dataset:{world.dataset}", csv).json()
+    mask = world.user1.get(f"{G}/table/{done['file']}/obj_id_bitmask/", params={"query": "*"})
+    assert mask.headers["content-type"] == "application/octet-stream"
+    assert list(mask.content) == [97, 24]
+    mask = world.user1.get(
+        f"{G}/table/{done['file']}/obj_id_bitmask/", params={"query": "object>5"}
+    )
+    assert list(mask.content) == [1, 24]
+    floats = _get(world.user1, f"{G}/table/{done['file']}/obj_id_bitmask/", query="*",
+                  col_name="score")  # fmt: skip
+    assert floats == {"error": "Specified column has invalid type"}
+
+
+@sqlite_only
+def test_bulk_annotation_listing(world: World, populated: dict[str, Any]) -> None:
+    """Assertions 72 and 73, dotted paths and their errors."""
+    body = _get(world.user1, f"{G}/annotations/Screen/{world.screen}/")
+    (item,) = body["data"]
+    assert set(item) == {"id", "name", "file", "ns", "parentType", "parentId", "owner",
+                         "addedBy", "addedOn"}  # fmt: skip
+    assert item["id"] == populated["ann"] and item["file"] == populated["file"]
+    assert item["ns"] == "openmicroscopy.org/omero/bulk_annotations"
+    assert (item["parentType"], item["parentId"]) == ("Screen", world.screen)
+    well = world.wells[0][0]
+    via_well = _get(world.user1, f"{G}/annotations/Screen.plateLinks.child.wells/{well}/")
+    assert via_well == body
+    assert _get(world.user1, f"{G}/annotations/Plate.wells/{well}/") == {"data": []}
+    bad = _get(world.user1, f"{G}/annotations/Screen.bogus/{world.screen}/")
+    assert bad["error"] == "['Screen', 'bogus'] cannot be queried" and "query" in bad
+    image = world.images[0][0]
+    assert _get(world.user1, f"{G}/table/Image/{image}/query/", query="*") == {
+        "error": "Could not retrieve bulk annotations table"
+    }
+    plate_query = f"{G}/table/Plate.wells/{well}/query/"
+    assert _get(world.user1, plate_query, query="*")["error"] == (
+        "Could not retrieve bulk annotations table"
+    )
+    body = _get(world.user1, f"{G}/table/Screen/{world.screen}/query/", query="*", limit=2)
+    assert body["meta"]["limit"] == 2 and len(body["data"]["rows"]) == 2
+
+
+@sqlite_only
+def test_permissions(world: World, populated: dict[str, Any]) -> None:
+    """A member of the group reads the table; a user who cannot read the Screen gets the
+    error bodies OMERO gives (nothing found); an anonymous call is sent to log in."""
+    well = world.wells[0][1]
+    url = f"{G}/table/Screen.plateLinks.child.wells/{well}/query/"
+    assert _get(world.user2, url, query=f"Well-{well}")["meta"]["totalCount"] == 1
+    assert _get(world.outsider, url, query=f"Well-{well}") == {
+        "error": "Could not retrieve bulk annotations table"
+    }
+    assert _get(world.outsider, f"{G}/table/{populated['file']}/query/", query="*") == {
+        "error": f"Table {populated['file']} not found"
+    }
+    assert _get(world.outsider, f"{G}/annotations/Screen/{world.screen}/") == {"data": []}
+    response = world.anonymous.get(
+        f"{G}/table/{populated['file']}/query/?query=*", follow_redirects=False
+    )
+    assert response.status_code == 302
+    response = world.anonymous.get(
+        f"{G}/table/{populated['file']}/query/?query=*",
+        headers={"X-Requested-With": "XMLHttpRequest"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    denied = populate(world.outsider, f"Screen:{world.screen}", _csv(["P1"]))
+    assert denied.status_code == 404, denied.text
+
+
+def _counts(instance: Instance) -> tuple[int, int, int]:
+    with instance.db.read() as conn:
+        return (
+            conn.scalar(select(func.count()).select_from(schema.originalfile)) or 0,
+            conn.scalar(select(func.count()).select_from(schema.annotation)) or 0,
+            conn.scalar(select(func.count()).select_from(schema.annotation_links["screen"])) or 0,
+        )
+
+
+def _files(instance: Instance) -> list[Path]:
+    assert instance.settings.data_dir is not None
+    return [p for p in (Path(instance.settings.data_dir) / "files").rglob("*") if p.is_file()]
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("# header plate,well,s\nPlate,Well,x\nP1,A1,a\nP1,H9,b\n", "line 4: Well 'H9'"),
+        ("# header plate,well,s\nPlate,Well,x\nP9,A1,a\n", "line 3: Plate 'P9'"),
+        ("# header plate,well,l\nPlate,Well,n\nP1,A1,\n", "empty value"),
+        ("# header plate,well,q\nPlate,Well,n\nP1,A1,1\n", "unknown column type 'q'"),
+        ("# header plate,well\nPlate,Well,n\nP1,A1,1\n", "Number of columns and column types"),
+        ("Plate,Well,Image\nP1,A1,1\n", "Well Column and Image Column"),
+        ("", "empty"),
+    ],
+)
+def test_bad_csv_leaves_nothing(world: World, body: str, message: str) -> None:
+    before = _counts(world.instance)
+    response = populate(world.user1, f"Screen:{world.screen}", body)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+    assert _counts(world.instance) == before
+    assert _files(world.instance) == []
+
+
+@sqlite_only
+def test_bulkmap_writes_map_annotations(world: World) -> None:
+    response = populate(world.user1, f"Plate:{world.plates[0]}", _csv(["P1", "P2"]), "bulkmap")
+    assert response.status_code == 200, response.text
+    created = response.json()["created"]
+    assert created[0].startswith("FileAnnotation:")
+    maps = [int(c.split(":")[1]) for c in created[1:]]
+    assert len(maps) == 6  # a Plate keeps its own rows of a screen-wide CSV
+    with world.instance.db.read() as conn:
+        well_link = schema.annotation_links["well"]
+        image_link = schema.annotation_links["image"]
+        linked = conn.scalar(
+            select(well_link.c.child).where(well_link.c.parent == world.wells[0][0])
+        )
+        on_image = conn.scalar(
+            select(image_link.c.child).where(image_link.c.parent == world.images[0][0])
+        )
+        pairs = conn.execute(
+            select(schema.annotation_mapvalue.c.name, schema.annotation_mapvalue.c.value)
+            .where(schema.annotation_mapvalue.c.annotation_id == linked)
+            .order_by(schema.annotation_mapvalue.c.index)
+        ).all()
+    assert linked == on_image == maps[0]
+    assert dict(pairs)["Gene Symbol"] == "G0" and dict(pairs)["Well Name"] == "a1"
+    assert "Well" not in dict(pairs)

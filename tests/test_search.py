@@ -1,0 +1,246 @@
+"""Key-value search in SQL (``store/search.py``), on SQLite and PostgreSQL.
+
+Every operator, and/or combinations, case sensitivity, bookmark paging over more than one
+page, buckets, and permission-awareness: a private group's objects and pairs never reach
+another user's results, counts or buckets, checked against ``model.permissions.can_read``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from apidata import add_images, add_plate, new_group, new_user
+from pyomero.model.commands import AnnotationSpec
+from pyomero.model.permissions import Actor, GroupLevel, can_read
+from pyomero.store import bulk, schema, writes
+from pyomero.store.accounts import load_actor
+from pyomero.store.search import (
+    PAGE_SIZE,
+    Filter,
+    Query,
+    documents,
+    insert_map_annotations,
+    keys,
+    search,
+    value_buckets,
+    value_search,
+)
+
+
+def annotate(instance: Any, owner: int, group: int, resource: str, parent: int, pairs: list) -> int:
+    """A Map annotation through the ordinary write path, linked to ``resource:parent``."""
+    with instance.db.write() as conn:
+        event = bulk.new_event(conn, owner_id=owner, group_id=group)
+        who = {"owner_id": owner, "group_id": group, "event_id": event}
+        aid = writes.insert_annotation(conn, AnnotationSpec("Map", value=pairs), **who)
+        writes.link_annotation(conn, resource, parent, aid, **who)
+        return aid
+
+
+@pytest.fixture
+def lab(instance):
+    """Group ``lab`` (read-annotate): alice's images with genes; bob's private group."""
+    new_group(instance, "lab")
+    new_group(instance, "secret", GroupLevel.PRIVATE)
+    alice = new_user(instance, "alice", ["lab"])
+    bob = new_user(instance, "bob", ["secret"])
+    gid = _group_id(instance, "lab")
+    sid = _group_id(instance, "secret")
+    images = add_images(instance, alice.id, gid, ["a", "b", "c", "d"])
+    genes = [
+        [("Gene Symbol", "ADE8"), ("Organism", "Saccharomyces cerevisiae")],
+        [("Gene Symbol", "ade8"), ("Organism", "Homo sapiens")],
+        [("Gene Symbol", "CDC42"), ("Phenotype", "round cells")],
+        [("Organism", "Mus musculus")],
+    ]
+    for iid, pairs in zip(images, genes, strict=True):
+        annotate(instance, alice.id, gid, "image", iid, pairs)
+    hidden = add_images(instance, bob.id, sid, ["x"])
+    annotate(instance, bob.id, sid, "image", hidden[0], [("Gene Symbol", "ADE8"), ("Secret", "s1")])
+    return {
+        "instance": instance,
+        "alice": alice,
+        "bob": bob,
+        "gid": gid,
+        "sid": sid,
+        "images": images,
+        "hidden": hidden,
+    }
+
+
+def _group_id(instance: Any, name: str) -> int:
+    with instance.db.read() as conn:
+        return conn.scalar(
+            select(schema.experimentergroup.c.id).where(schema.experimentergroup.c.name == name)
+        )
+
+
+def actor(instance: Any, user: Any, group: int) -> Actor:
+    with instance.db.read() as conn:
+        return load_actor(conn, user.id, group)
+
+
+def ids(instance: Any, who: Actor, query: Query, resource: str = "image", **kw: Any) -> list[int]:
+    with instance.db.read() as conn:
+        return [d.id for d in search(conn, who, resource, query, **kw).documents]
+
+
+def one(operator: str, value: Any, name: str | None = "Gene Symbol", **kw: Any) -> Query:
+    return Query((Filter(operator, value, name),), **kw)
+
+
+def test_equals_ignores_case_and_finds_new_pairs_at_once(lab):
+    inst, images = lab["instance"], lab["images"]
+    alice = actor(inst, lab["alice"], lab["gid"])
+    assert ids(inst, alice, one("equals", "ade8")) == images[:2]
+    assert ids(inst, alice, one("equals", "ADE8")) == images[:2]
+    assert ids(inst, alice, one("equals", "ade8", "gene symbol")) == images[:2]
+    assert ids(inst, alice, one("equals", "ADE8", case_sensitive=True)) == images[:1]
+    assert ids(inst, alice, one("equals", "ade8", "gene symbol", case_sensitive=True)) == []
+    annotate(inst, lab["alice"].id, lab["gid"], "image", images[3], [("Gene Symbol", "Ade8")])
+    assert ids(inst, alice, one("equals", "ade8")) == [*images[:2], images[3]]
+
+
+def test_every_operator(lab):
+    inst, im = lab["instance"], lab["images"]
+    alice = actor(inst, lab["alice"], lab["gid"])
+    assert ids(inst, alice, one("not_equals", "ade8")) == [im[2]]
+    assert ids(inst, alice, one("contains", "de")) == im[:2]  # short needle: LIKE
+    assert ids(inst, alice, one("contains", "DC4")) == [im[2]]  # trigram index
+    assert ids(inst, alice, one("contains", "sapiens", None)) == [im[1]]
+    assert ids(inst, alice, one("contains", "dc4", case_sensitive=True)) == []
+    assert ids(inst, alice, one("not_contains", "ade")) == [im[2]]
+    assert ids(inst, alice, one("in", ("ADE8", "cdc42"))) == im[:3]
+    assert ids(inst, alice, one("in", "ade8,cdc42")) == im[:3]
+    assert ids(inst, alice, one("not_in", ("cdc42",))) == im[:2]
+    assert ids(inst, alice, one("gt", "b")) == [im[2]]
+    assert ids(inst, alice, one("gte", "ade8")) == im[:3]
+    assert ids(inst, alice, one("lt", "b")) == im[:2]
+    assert ids(inst, alice, one("lte", "cdc42")) == im[:3]
+    assert ids(inst, alice, one("contains", '"%_\\')) == []  # quoting and LIKE escapes
+
+
+def test_and_or_filters(lab):
+    inst, im = lab["instance"], lab["images"]
+    alice = actor(inst, lab["alice"], lab["gid"])
+    gene = Filter("equals", "ade8", "Gene Symbol")
+    human = Filter("equals", "homo sapiens", "Organism")
+    mouse = Filter("equals", "mus musculus", "Organism")
+    cdc = Filter("equals", "cdc42", "Gene Symbol")
+    assert ids(inst, alice, Query((gene, human))) == [im[1]]
+    assert ids(inst, alice, Query((), ((human, mouse),))) == [im[1], im[3]]
+    assert ids(inst, alice, Query((), ((gene, cdc), (human, mouse)))) == [im[1]]
+    assert ids(inst, alice, Query((gene,), ((cdc, mouse),))) == []
+
+
+def test_bookmark_pages_over_more_than_a_page(instance):
+    new_group(instance, "big")
+    user = new_user(instance, "carol", ["big"])
+    gid = _group_id(instance, "big")
+    image_ids = add_images(
+        instance, user.id, gid, [f"i{n}" for n in range(2500)], with_pixels=False
+    )
+    with instance.db.write() as conn:
+        event = bulk.new_event(conn, owner_id=user.id, group_id=gid)
+        insert_map_annotations(
+            conn,
+            owner_id=user.id,
+            group_id=gid,
+            event_id=event,
+            resource="image",
+            annotations=[(i, [("Gene Symbol", "TP53")]) for i in image_ids],
+        )
+    who = actor(instance, user, gid)
+    seen: list[int] = []
+    bookmark = None
+    with instance.db.read() as conn:
+        while True:
+            page = search(conn, who, "image", one("equals", "tp53"), bookmark=bookmark)
+            assert page.size == 2500
+            got = [d.id for d in page.documents]
+            if not got:
+                break
+            assert len(got) <= PAGE_SIZE and got == sorted(got)
+            assert bookmark is None or got[0] > bookmark
+            seen += got
+            bookmark = got[-1]
+    assert seen == image_ids
+
+
+def test_private_pairs_and_objects_stay_hidden(lab):
+    inst = lab["instance"]
+    alice = actor(inst, lab["alice"], lab["gid"])
+    bob = actor(inst, lab["bob"], lab["sid"])
+    with inst.db.read() as conn:
+        page = search(conn, alice, "image", one("equals", "ade8"))
+        assert lab["hidden"][0] not in [d.id for d in page.documents]
+        assert page.size == 2
+        buckets, total = value_buckets(conn, alice, "image", "Gene Symbol")
+        assert {(b.value, b.count) for b in buckets} == {("ade8", 2), ("cdc42", 1)}
+        assert total == 3
+        assert "Secret" not in keys(conn, alice, "image")
+        assert value_search(conn, alice, "image", "s1")[0] == []
+        # bob sees his own only
+        assert [d.id for d in search(conn, bob, "image", one("equals", "ade8")).documents] == (
+            lab["hidden"]
+        )
+        assert {b.value: b.count for b in value_buckets(conn, bob, "image", "gene symbol")[0]} == {
+            "ade8": 1
+        }
+        # the policy in Python agrees with every row the SQL returned, and misses none
+        everything = list(
+            conn.execute(
+                select(schema.image.c.id, schema.image.c.owner_id, schema.image.c.group_id)
+            )
+        )
+        for who in (alice, bob):
+            allowed = {
+                r.id for r in everything if can_read(who, owner_id=r.owner_id, group_id=r.group_id)
+            }
+            found = {d.id for d in search(conn, who, "image", one("contains", "", None)).documents}
+            assert found <= allowed
+            assert found == allowed & {*lab["images"][:4], *lab["hidden"]}
+
+
+def test_documents_carry_pairs_and_containers(lab):
+    inst = lab["instance"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    image_id = add_plate(inst, uid, gid, "P1").image_ids[0]
+    alice = actor(inst, lab["alice"], gid)
+    with inst.db.read() as conn:
+        (doc,) = documents(conn, alice, "image", [lab["images"][0]])
+        assert doc.key_values == [
+            ("Gene Symbol", "ADE8", 0),
+            ("Organism", "Saccharomyces cerevisiae", 1),
+        ]
+        (in_plate,) = documents(conn, alice, "image", [image_id])
+        assert in_plate.containers["plate_name"] == "P1"
+        assert in_plate.containers["well_id"] is not None
+
+
+def test_images_match_through_their_screen(lab):
+    inst = lab["instance"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    with inst.db.write() as conn:
+        (screen_id,) = bulk.insert_screens(
+            conn, owner_id=uid, group_id=gid, screens=[{"name": "idr0001-screenA"}]
+        )
+    plate = add_plate(inst, uid, gid, "P1", screen_id=screen_id)
+    annotate(inst, uid, gid, "screen", screen_id, [("Study Type", "RNAi")])
+    alice = actor(inst, lab["alice"], gid)
+    on_screen = Query((Filter("equals", "rnai", "Study Type", "screen"),))
+    with inst.db.read() as conn:
+        plate_images = list(
+            conn.scalars(
+                select(schema.wellsample.c.image)
+                .join(schema.well, schema.well.c.id == schema.wellsample.c.well)
+                .where(schema.well.c.plate == plate.plate_id)
+            )
+        )
+    assert ids(inst, alice, on_screen) == sorted(plate_images)
+    assert ids(inst, alice, on_screen, "screen") == [screen_id]
+    study = Query((Filter("contains", "", None),), study="IDR0001-screenA")
+    assert ids(inst, alice, study) == []  # the plate's images carry no pairs
