@@ -1,5 +1,12 @@
-"""Pixel sources, OME-Zarr writers, statistics, rendering and encoding (DESIGN.md "Layers").
+"""Pixels: sources, the OME-Zarr store, rendering and encoding (DESIGN.md "Layers").
 
-Empty until the pixels issue lands; the package exists so that the layer contracts in
-pyproject.toml (pixels never imports store, and the reverse) hold from the first commit.
+- ``source``: the ``PixelSource`` protocol and the metadata an import reads;
+- ``formats`` (with ``tiff_source``, ``zarr_source``, ``image_source``, ``ome_xml``): reading
+  OME-TIFF, TIFF, PNG/JPEG and OME-Zarr files, in place or for import;
+- ``zarr_store``: the instance's OME-Zarr store, written streaming with a pyramid;
+- ``render``, ``luts``, ``encode``, ``shapes``: OMERO's rendering maths, lookup tables,
+  JPEG/PNG/TIFF, and shapes drawn on thumbnails;
+- ``synthetic``: cell-like demo images.
+
+Never imports ``store`` (and ``store`` never imports this): services join the two.
 """

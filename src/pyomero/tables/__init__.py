@@ -1,5 +1,4 @@
-"""Bulk-annotation tables: Parquet storage and the OMERO.tables query language.
-
-Empty until the annotations and tables issue lands; the package exists so that the layer
-contracts in pyproject.toml hold from the first commit.
+"""Bulk-annotation tables: Parquet storage (``storage``), the OMERO.tables query language
+(``query``) and omero-metadata's CSV rules (``csv_populate``). Independent of ``store`` and
+``pixels``; services join them.
 """
