@@ -38,7 +38,7 @@ from pyomero.model.permissions import GroupLevel  # noqa: E402
 from pyomero.services import accounts  # noqa: E402
 from pyomero.services.instance import init_instance  # noqa: E402
 from pyomero.store import bulk  # noqa: E402
-from pyomero.store.search import insert_map_annotations  # noqa: E402
+from pyomero.store.bulk import insert_map_annotations  # noqa: E402
 
 R = "/searchengine/api/v1/resources/image"
 PASSWORD = "bench-password"

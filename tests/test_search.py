@@ -17,12 +17,12 @@ from pyomero.model.commands import AnnotationSpec
 from pyomero.model.permissions import Actor, GroupLevel, can_read
 from pyomero.store import bulk, schema, writes
 from pyomero.store.accounts import load_actor
+from pyomero.store.bulk import insert_map_annotations
 from pyomero.store.search import (
     PAGE_SIZE,
     Filter,
     Query,
     documents,
-    insert_map_annotations,
     keys,
     search,
     value_buckets,

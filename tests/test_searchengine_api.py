@@ -10,7 +10,7 @@ import pytest
 
 from apidata import PASSWORD, add_images, login, new_group, new_user, sqlite_only
 from pyomero.store import bulk
-from pyomero.store.search import insert_map_annotations
+from pyomero.store.bulk import insert_map_annotations
 
 R = "/searchengine/api/v1/resources"
 CORS = ("access-control-allow-headers", "*")

@@ -35,6 +35,9 @@ from sqlalchemy import Connection, Table, func, insert, select, text
 from pyomero.errors import InvalidInput
 from pyomero.model.entities import SHAPE_KINDS
 from pyomero.store.schema import (
+    annotation,
+    annotation_links,
+    annotation_mapvalue,
     channel,
     dataset,
     datasetimagelink,
@@ -661,3 +664,55 @@ def insert_rois(
         _write(conn, roi, roi_rows)
         _write(conn, shape, shape_rows)
     return result
+
+
+# -- key-value annotations -------------------------------------------------------------
+
+
+def insert_map_annotations(
+    conn: Connection,
+    *,
+    owner_id: int,
+    group_id: int,
+    event_id: int,
+    resource: str,
+    annotations: Iterable[tuple[int, Sequence[tuple[str, str]]]],
+    ns: str | None = None,
+    chunk: int = 10_000,
+) -> int:
+    """One Map annotation per ``(object id, pairs)``, linked to that object; returns how
+    many were made. For test data and benchmarks: one statement per table and chunk."""
+    link = annotation_links[resource]
+    details = {
+        "owner_id": owner_id,
+        "group_id": group_id,
+        "creation_event_id": event_id,
+        "update_event_id": event_id,
+    }
+    made = 0
+    batch = list(annotations)
+    for start in range(0, len(batch), chunk):
+        part = batch[start : start + chunk]
+        ann_ids = allocate_ids(conn, annotation, len(part))
+        link_ids = allocate_ids(conn, link, len(part))
+        conn.execute(
+            insert(annotation),
+            [{"id": a, "discriminator": "Map", "ns": ns, **details} for a in ann_ids],
+        )
+        conn.execute(
+            insert(annotation_mapvalue),
+            [
+                {"annotation_id": a, "index": i, "name": k, "value": v}
+                for a, (_parent, pairs) in zip(ann_ids, part, strict=True)
+                for i, (k, v) in enumerate(pairs)
+            ],
+        )
+        conn.execute(
+            insert(link),
+            [
+                {"id": lid, "parent": parent, "child": a, **details}
+                for lid, a, (parent, _pairs) in zip(link_ids, ann_ids, part, strict=True)
+            ],
+        )
+        made += len(part)
+    return made

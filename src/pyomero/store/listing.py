@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,14 @@ def _row(r: Any, **extra: Any) -> ImageRow:
         size=size,
         **extra,
     )
+
+
+def image_rows(conn: Connection, image_ids: Sequence[int]) -> dict[int, ImageRow]:
+    """Image rows by id (the caller has checked that they may be read)."""
+    rows = conn.execute(
+        select(*_COLUMNS).select_from(_joined(image)).where(image.c.id.in_(list(image_ids)))
+    )
+    return {r.id: _row(r) for r in rows}
 
 
 def dataset_images(conn: Connection, actor: Actor, dataset_id: int) -> list[ImageRow] | None:

@@ -24,7 +24,7 @@ bookmark (the last id of the previous page), as the IDR's ``search_after`` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +34,11 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     column,
     distinct,
     false,
     func,
-    insert,
     literal,
     literal_column,
     or_,
@@ -51,8 +51,8 @@ from sqlalchemy import (
 
 from pyomero.errors import InvalidInput
 from pyomero.model.permissions import Actor
-from pyomero.store.bulk import allocate_ids
-from pyomero.store.listing import _COLUMNS, ImageRow, _joined, _row
+from pyomero.store import listing
+from pyomero.store.listing import ImageRow
 from pyomero.store.schema import (
     MAPVALUE_FTS,
     annotation,
@@ -69,7 +69,7 @@ from pyomero.store.schema import (
     well,
     wellsample,
 )
-from pyomero.store.visibility import readable
+from pyomero.store.visibility import Mode, readable, readable_clause, readable_params
 
 #: The searchable resources and their tables.
 RESOURCES: dict[str, Table] = {
@@ -368,55 +368,84 @@ def containers_of_hits(conn: Connection, actor: Actor, query: Query) -> list[Con
     return found
 
 
-def documents(conn: Connection, actor: Actor, resource: str, ids: Sequence[int]) -> list[Document]:
-    """The documents of ``ids`` (readable ones only), in the order given."""
-    if not ids:
-        return []
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> Any:
+    """A statement built once per shape (resource, visibility mode): the values are bound
+    parameters, so every caller reuses it and SQLAlchemy's compiled form."""
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = build()
+    return found
+
+
+def _ids_param() -> Any:
+    return bindparam("ids", expanding=True)
+
+
+def _document_rows(resource: str, mode: Mode) -> Any:
     table = _table(resource)
     name = table.c.name if "name" in table.c else literal(None)
     description = table.c.description if "description" in table.c else literal(None)
-    rows = conn.execute(
-        select(table.c.id, name, description, table.c.owner_id, table.c.group_id).where(
-            table.c.id.in_(ids), readable(actor, table)
-        )
+    return select(table.c.id, name, description, table.c.owner_id, table.c.group_id).where(
+        table.c.id.in_(_ids_param()), readable_clause(table, mode)
     )
-    docs = {r[0]: Document(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def _document_pairs(resource: str, mode: Mode) -> Any:
     link = annotation_links[resource]
-    pairs = (
+    return (
         select(link.c.parent, mv.c.name, mv.c.value, mv.c.index)
         .select_from(
             mv.join(link, link.c.child == mv.c.annotation_id).join(
                 annotation, annotation.c.id == mv.c.annotation_id
             )
         )
-        .where(link.c.parent.in_(ids), readable(actor, link), readable(actor, annotation))
+        .where(
+            link.c.parent.in_(_ids_param()),
+            readable_clause(link, mode),
+            readable_clause(annotation, mode),
+        )
         .order_by(link.c.parent, mv.c.annotation_id, mv.c.index)
     )
-    for parent, key, value, index in conn.execute(pairs):
+
+
+def documents(conn: Connection, actor: Actor, resource: str, ids: Sequence[int]) -> list[Document]:
+    """The documents of ``ids`` (readable ones only), in the order given."""
+    if not ids:
+        return []
+    mode, values = readable_params(actor)
+    params = {**values, "ids": list(ids)}
+    rows = conn.execute(
+        _cached(("rows", resource, mode), lambda: _document_rows(resource, mode)), params
+    )
+    docs = {r[0]: Document(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+    pairs = _cached(("pairs", resource, mode), lambda: _document_pairs(resource, mode))
+    for parent, key, value, index in conn.execute(pairs, params):
         if parent in docs:
             docs[parent].key_values.append((key, value, index))
     if resource == "image":
-        _image_containers(conn, actor, docs)
+        _image_containers(conn, mode, {**values, "ids": list(docs)}, docs)
     return [docs[i] for i in ids if i in docs]
 
 
-def _image_containers(conn: Connection, actor: Actor, docs: dict[int, Document]) -> None:
-    ids = list(docs)
-    in_datasets = (
+def _in_datasets(mode: Mode) -> Any:
+    return (
         select(datasetimagelink.c.child, dataset.c.id, dataset.c.name, project.c.id, project.c.name)
         .join(dataset, dataset.c.id == datasetimagelink.c.parent)
         .outerjoin(projectdatasetlink, projectdatasetlink.c.child == dataset.c.id)
         .outerjoin(
-            project, and_(project.c.id == projectdatasetlink.c.parent, readable(actor, project))
+            project,
+            and_(project.c.id == projectdatasetlink.c.parent, readable_clause(project, mode)),
         )
-        .where(datasetimagelink.c.child.in_(ids), readable(actor, dataset))
+        .where(datasetimagelink.c.child.in_(_ids_param()), readable_clause(dataset, mode))
         .order_by(datasetimagelink.c.child, dataset.c.id, project.c.id)
     )
-    for iid, did, dname, pid, pname in conn.execute(in_datasets):
-        doc = docs[iid].containers
-        if "dataset_id" not in doc:
-            doc.update(dataset_id=did, dataset_name=dname, project_id=pid, project_name=pname)
-    in_wells = (
+
+
+def _in_wells(mode: Mode) -> Any:
+    return (
         select(
             wellsample.c.image,
             wellsample.c.id,
@@ -429,11 +458,32 @@ def _image_containers(conn: Connection, actor: Actor, docs: dict[int, Document])
         .join(well, well.c.id == wellsample.c.well)
         .join(plate, plate.c.id == well.c.plate)
         .outerjoin(screenplatelink, screenplatelink.c.child == plate.c.id)
-        .outerjoin(screen, and_(screen.c.id == screenplatelink.c.parent, readable(actor, screen)))
-        .where(wellsample.c.image.in_(ids), readable(actor, well), readable(actor, plate))
+        .outerjoin(
+            screen, and_(screen.c.id == screenplatelink.c.parent, readable_clause(screen, mode))
+        )
+        .where(
+            wellsample.c.image.in_(_ids_param()),
+            readable_clause(well, mode),
+            readable_clause(plate, mode),
+        )
         .order_by(wellsample.c.image, wellsample.c.id)
     )
-    for iid, wsid, wid, plid, plname, sid, sname in conn.execute(in_wells):
+
+
+def _image_containers(
+    conn: Connection, mode: Mode, params: dict[str, Any], docs: dict[int, Document]
+) -> None:
+    if not docs:
+        return
+    for iid, did, dname, pid, pname in conn.execute(
+        _cached(("datasets", mode), lambda: _in_datasets(mode)), params
+    ):
+        doc = docs[iid].containers
+        if "dataset_id" not in doc:
+            doc.update(dataset_id=did, dataset_name=dname, project_id=pid, project_name=pname)
+    for iid, wsid, wid, plid, plname, sid, sname in conn.execute(
+        _cached(("wells", mode), lambda: _in_wells(mode)), params
+    ):
         doc = docs[iid].containers
         if "well_id" not in doc:
             doc.update(
@@ -560,10 +610,7 @@ def text_hits(
 ) -> TextHits:
     """Images, datasets and projects with ``needle`` in their name, description or a pair."""
     image_ids = _text_ids(conn, actor, image, needle, limit=limit, offset=offset)
-    rows = conn.execute(
-        select(*_COLUMNS).select_from(_joined(image)).where(image.c.id.in_(image_ids))
-    )
-    by_id = {r.id: _row(r) for r in rows}
+    by_id = listing.image_rows(conn, image_ids)
     found = TextHits([by_id[i] for i in image_ids if i in by_id], [], [])
     if not images_only:
         for kind, table_ in (("dataset", dataset), ("project", project)):
@@ -602,52 +649,3 @@ def _text_ids(
 
 
 # -- bulk loading (tests, benchmarks) ---------------------------------------------------------
-
-
-def insert_map_annotations(
-    conn: Connection,
-    *,
-    owner_id: int,
-    group_id: int,
-    event_id: int,
-    resource: str,
-    annotations: Iterable[tuple[int, Sequence[tuple[str, str]]]],
-    ns: str | None = None,
-    chunk: int = 10_000,
-) -> int:
-    """One Map annotation per ``(object id, pairs)``, linked to that object; returns how
-    many were made. For test data and benchmarks: one statement per table and chunk."""
-    link = annotation_links[resource]
-    details = {
-        "owner_id": owner_id,
-        "group_id": group_id,
-        "creation_event_id": event_id,
-        "update_event_id": event_id,
-    }
-    made = 0
-    batch = list(annotations)
-    for start in range(0, len(batch), chunk):
-        part = batch[start : start + chunk]
-        ann_ids = allocate_ids(conn, annotation, len(part))
-        link_ids = allocate_ids(conn, link, len(part))
-        conn.execute(
-            insert(annotation),
-            [{"id": a, "discriminator": "Map", "ns": ns, **details} for a in ann_ids],
-        )
-        conn.execute(
-            insert(mv),
-            [
-                {"annotation_id": a, "index": i, "name": k, "value": v}
-                for a, (_parent, pairs) in zip(ann_ids, part, strict=True)
-                for i, (k, v) in enumerate(pairs)
-            ],
-        )
-        conn.execute(
-            insert(link),
-            [
-                {"id": lid, "parent": parent, "child": a, **details}
-                for lid, a, (parent, _pairs) in zip(link_ids, ann_ids, part, strict=True)
-            ],
-        )
-        made += len(part)
-    return made
