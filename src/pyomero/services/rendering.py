@@ -310,18 +310,27 @@ def _cache_dir(instance: Instance) -> Path | None:
     return None if data_dir is None else Path(data_dir) / "thumbnails"
 
 
-def thumbnail(
+@dataclass(frozen=True, slots=True)
+class _ThumbnailPlan:
+    rdef: RenderingDef
+    width: int
+    height: int
+    z: int
+    t: int
+    path: Path | None  # where the cache keeps it
+
+
+def _plan(
     instance: Instance,
     view: ImageView,
     *,
-    longest: int | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    z: int | None = None,
-    t: int | None = None,
-    rdef: RenderingDef | None = None,
-) -> bytes:
-    """A JPEG thumbnail: longest side ``longest``, or exactly ``width`` x ``height``."""
+    longest: int | None,
+    width: int | None,
+    height: int | None,
+    z: int | None,
+    t: int | None,
+    rdef: RenderingDef | None,
+) -> _ThumbnailPlan:
     r = view.record
     rdef = rdef or view.rdef
     if width is not None and height is not None:
@@ -336,17 +345,48 @@ def thumbnail(
     key = _thumbnail_key(view, rdef, w, h, z, t)
     cache = _cache_dir(instance)
     path = None if cache is None else cache / key[:2] / f"{key}.jpg"
-    if path is not None:
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            pass
-    level = _thumbnail_level(view, w, h)
-    rgb = render_rgb(view, rdef, z=z, t=t, level=level)
-    body = encode.jpeg(render.resize(rgb, w, h), JPEG_QUALITY)
-    if path is not None:
-        _write_atomically(path, body)
+    return _ThumbnailPlan(rdef, w, h, z, t, path)
+
+
+def _cached(plan: _ThumbnailPlan) -> bytes | None:
+    if plan.path is None:
+        return None
+    try:
+        return plan.path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def thumbnail(
+    instance: Instance,
+    view: ImageView,
+    *,
+    longest: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    z: int | None = None,
+    t: int | None = None,
+    rdef: RenderingDef | None = None,
+) -> bytes:
+    """A JPEG thumbnail: longest side ``longest``, or exactly ``width`` x ``height``."""
+    plan = _plan(instance, view, longest=longest, width=width, height=height, z=z, t=t, rdef=rdef)
+    body = _cached(plan)
+    if body is not None:
+        return body
+    level = _thumbnail_level(view, plan.width, plan.height)
+    rgb = render_rgb(view, plan.rdef, z=plan.z, t=plan.t, level=level)
+    body = encode.jpeg(render.resize(rgb, plan.width, plan.height), JPEG_QUALITY)
+    if plan.path is not None:
+        _write_atomically(plan.path, body)
     return body
+
+
+def cached_thumbnail(instance: Instance, view: ImageView, *, longest: int) -> bytes | None:
+    """The default-plane thumbnail if the cache holds it, else None (nothing is rendered)."""
+    plan = _plan(
+        instance, view, longest=longest, width=None, height=None, z=None, t=None, rdef=None
+    )
+    return _cached(plan)
 
 
 def _write_atomically(path: Path, body: bytes) -> None:
@@ -369,22 +409,31 @@ BATCH_THREADS = 4
 def thumbnails(ctx: Context, image_ids: Sequence[int], *, longest: int) -> dict[int, bytes | None]:
     """Thumbnails of many images; unreadable, missing or failing ones are None.
 
-    The views come from one query; the thumbnails (cached or rendered) are made on a few
-    threads, which touch no database.
+    The views come from one query; cached thumbnails are read in turn, and only the missing
+    ones are rendered, on a few threads (which touch no database).
     """
     views = open_images(ctx, image_ids)
 
-    def one(iid: int) -> bytes | None:
+    def one(iid: int, *, cached_only: bool) -> bytes | None:
         view = views.get(iid)
         if view is None:
             return None
         try:
+            if cached_only:
+                return cached_thumbnail(ctx.instance, view, longest=longest)
             return thumbnail(ctx.instance, view, longest=longest)
         except (InvalidInput, NotFound, OSError, ValueError):
             return None
 
-    with ThreadPoolExecutor(max_workers=BATCH_THREADS, thread_name_prefix="thumbnails") as pool:
-        return dict(zip(image_ids, pool.map(one, image_ids), strict=True))
+    found = {iid: one(iid, cached_only=True) for iid in image_ids}
+    missing = [iid for iid, body in found.items() if body is None and iid in views]
+    if len(missing) == 1:
+        found[missing[0]] = one(missing[0], cached_only=False)
+    elif missing:
+        with ThreadPoolExecutor(BATCH_THREADS, thread_name_prefix="thumbnails") as pool:
+            rendered = pool.map(lambda iid: one(iid, cached_only=False), missing)
+            found.update(zip(missing, rendered, strict=True))
+    return found
 
 
 def etag(view: ImageView, rdef: RenderingDef, *parts: object) -> str:
