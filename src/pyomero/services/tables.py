@@ -67,17 +67,9 @@ class TableError(InvalidInput):
 # ---------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True, slots=True)
-class BulkAnnotation:
-    id: int
-    name: str
-    file: int
-    ns: str | None
-    parent_type: str
-    parent_id: int
-    owner: str
-    added_by: str
-    added_on: int  # ms since the epoch: the link's creation event
+#: A bulk-annotation file on an object; ``added_on`` is in ms since the epoch (the link's
+#: creation), as OMERO.web sends it.
+BulkAnnotation = store.BulkFileRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +108,9 @@ def _bulk_annotations(
         raise TableError(f"{parts} cannot be queried", query=store.hql(parts))
     parent_type, ids = found
     return [
-        BulkAnnotation(
-            r.id, r.name, r.file, r.ns, r.parent_type, r.parent_id,
-            r.owner, r.added_by, _ms(r.added_on),
-        )
+        replace(r, added_on=_ms(r.added_on))
         for r in store.bulk_files(conn, actor, parent_type, ids)
-    ]  # fmt: skip
+    ]
 
 
 def bulk_annotations(ctx: Context, objtype: str, object_id: int) -> list[BulkAnnotation]:
