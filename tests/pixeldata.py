@@ -19,7 +19,8 @@ import base64
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,26 +201,49 @@ def build(directory: Path, instance: Instance) -> PixelData:
     return data
 
 
-def _clients(data: PixelData) -> Iterator[None]:
+@contextmanager
+def logged_in_clients(instance: Instance, names: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """TestClients on one app, logged in as each of ``names`` ("anonymous": not logged in)."""
     from starlette.testclient import TestClient
 
     from pyomero.testing.http import ApiClient
     from pyomero.web.app import create_app
 
-    app = create_app(data.instance)
-    opened = []
-    for name in ("alice", "bob", "anonymous"):
-        client = TestClient(app)
-        client.__enter__()
-        opened.append(client)
-        if name != "anonymous":
-            ApiClient(client).login(name, PASSWORD)
-        data.clients[name] = client
-    try:
-        yield
-    finally:
-        for client in opened:
-            client.__exit__(None, None, None)
+    app = create_app(instance)
+    clients: dict[str, Any] = {}
+    with ExitStack() as stack:
+        for name in names:
+            client = stack.enter_context(TestClient(app))
+            if name != "anonymous":
+                ApiClient(client).login(name, PASSWORD)
+            clients[name] = client
+        yield clients
+
+
+@contextmanager
+def module_instance(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, prefix: str
+) -> Iterator[Instance]:
+    """An instance for a whole module on ``backend`` with cheap password hashing; skipped
+    (or failed, under PYOMERO_REQUIRE_POSTGRES) when PostgreSQL is not reachable."""
+    if backend == "postgresql" and not postgres_available():
+        if os.environ.get("PYOMERO_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required (PYOMERO_REQUIRE_POSTGRES) but not reachable")
+        pytest.skip("PostgreSQL not reachable")
+    directory = tmp_path_factory.mktemp(f"{prefix}-{backend}")
+    with ExitStack() as stack:
+        patch = stack.enter_context(pytest.MonkeyPatch.context())
+        patch.setattr(
+            passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        )
+        url = stack.enter_context(postgres_database()) if backend == "postgresql" else None
+        instance = init_instance(
+            directory / "instance", root_password=ROOT_PASSWORD, database_url=url
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
 
 
 @pytest.fixture(name="pixeldata", scope="module", params=BACKENDS)
@@ -227,30 +251,8 @@ def pixeldata_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PixelData]:
     """One instance per module and backend with every fixture image imported."""
-    if request.param == "postgresql" and not postgres_available():
-        if os.environ.get("PYOMERO_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is required (PYOMERO_REQUIRE_POSTGRES) but not reachable")
-        pytest.skip("PostgreSQL not reachable")
-    directory = tmp_path_factory.mktemp(f"pixeldata-{request.param}")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        )
-        if request.param == "sqlite":
-            instance = init_instance(directory / "instance", root_password=ROOT_PASSWORD)
-            yield from _built(directory, instance)
-        else:
-            with postgres_database() as url:
-                instance = init_instance(
-                    directory / "instance", root_password=ROOT_PASSWORD, database_url=url
-                )
-                yield from _built(directory, instance)
-
-
-def _built(directory: Path, instance: Instance) -> Iterator[PixelData]:
-    try:
-        data = build(directory, instance)
-        for _ in _clients(data):
+    with module_instance(request.param, tmp_path_factory, "pixeldata") as instance:
+        data = build(instance.settings.data_dir.parent, instance)
+        with logged_in_clients(instance, ("alice", "bob", "anonymous")) as clients:
+            data.clients.update(clients)
             yield data
-    finally:
-        instance.close()

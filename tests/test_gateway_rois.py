@@ -7,7 +7,6 @@ One imported OME-TIFF (400 x 300, 3 Z, 2 T, uint16 grey ramp) in alice's private
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,20 +14,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 
+from pixeldata import BACKENDS, PASSWORD, logged_in_clients, module_instance
 from pyomero.model.permissions import GroupLevel
-from pyomero.services import accounts, passwords
+from pyomero.services import accounts
 from pyomero.services.imports import ImportTarget, import_files
-from pyomero.services.instance import Instance, init_instance
+from pyomero.services.instance import Instance
 from pyomero.store import bulk
-from pyomero.testing.databases import postgres_available, postgres_database
 from pyomero.testing.images import color_int, write_ome_tiff
 
-PASSWORD = "user-password"
 G = "/webgateway"
-BACKENDS = ["sqlite"] if os.environ.get("PYOMERO_API_SQLITE_ONLY") else ["sqlite", "postgresql"]
 
 RED = color_int((255, 0, 0, 255))
 HALF_GREEN = color_int((0, 255, 0, 128))
@@ -116,58 +112,15 @@ def _build(directory: Path, instance: Instance) -> World:
     return World(instance, image, bare, rois, rois[1], bare_roi)
 
 
-def _clients(world: World) -> Iterator[None]:
-    from starlette.testclient import TestClient
-
-    from pyomero.testing.http import ApiClient
-    from pyomero.web.app import create_app
-
-    app = create_app(world.instance)
-    opened = []
-    for name in ("alice", "bob"):
-        client = TestClient(app)
-        client.__enter__()
-        opened.append(client)
-        ApiClient(client).login(name, PASSWORD)
-        world.clients[name] = client
-    try:
-        yield
-    finally:
-        for client in opened:
-            client.__exit__(None, None, None)
-
-
 @pytest.fixture(name="world", scope="module", params=BACKENDS)
 def world_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    if request.param == "postgresql" and not postgres_available():
-        if os.environ.get("PYOMERO_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is required (PYOMERO_REQUIRE_POSTGRES) but not reachable")
-        pytest.skip("PostgreSQL not reachable")
-    directory = tmp_path_factory.mktemp(f"rois-{request.param}")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        )
-        if request.param == "sqlite":
-            instance = init_instance(directory / "instance", root_password="root-password")
-            yield from _serve(directory, instance)
-        else:
-            with postgres_database() as url:
-                instance = init_instance(
-                    directory / "instance", root_password="root-password", database_url=url
-                )
-                yield from _serve(directory, instance)
-
-
-def _serve(directory: Path, instance: Instance) -> Iterator[World]:
-    try:
-        world = _build(directory, instance)
-        for _ in _clients(world):
+    with module_instance(request.param, tmp_path_factory, "rois") as instance:
+        world = _build(instance.settings.data_dir.parent, instance)
+        with logged_in_clients(instance, ("alice", "bob")) as clients:
+            world.clients.update(clients)
             yield world
-    finally:
-        instance.close()
 
 
 def _jpeg(response: Any) -> np.ndarray:
