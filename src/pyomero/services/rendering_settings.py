@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pyomero.errors import InvalidInput, NotFound, SecurityViolation
+from pyomero.errors import InvalidInput, SecurityViolation
 from pyomero.model.entities import Experimenter
 from pyomero.model.rendering import RenderingDef, default_rendering
 from pyomero.pixels import luts as lut_tables
@@ -150,13 +150,6 @@ def copied(ctx: Context) -> dict[str, Any] | None:
     with ctx.instance.db.read() as conn:
         text = account_store.copied_rdef(conn, ctx.session_id)
     return None if text is None else json.loads(text)
-
-
-def current(ctx: Context, image_id: int) -> ImageView:
-    view = open_image(ctx, image_id)
-    if view.source is None:
-        raise NotFound(f"Image {image_id} has no pixel data")
-    return view
 
 
 def luts() -> list[dict[str, object]]:

@@ -39,6 +39,14 @@ def _request(call: GatewayCall, view: ImageView) -> rp.RenderRequest:
     return rp.apply_rendering_query(view.rdef, call.query, size_z=view.record.size_z)
 
 
+def _prepared(call: GatewayCall) -> tuple[ImageView, int, int, rp.RenderRequest]:
+    """The image of the path, its plane (path z/t, else the settings' defaults) and the
+    settings with this request's query applied."""
+    view = rendering.open_image(call.ctx, call.path_id("iid"))
+    z, t = _plane(call, view)
+    return view, z, t, _request(call, view)
+
+
 def _jpeg(
     call: GatewayCall,
     view: ImageView,
@@ -55,9 +63,7 @@ def _jpeg(
 
 
 def render_image(call: GatewayCall) -> Response:
-    view = rendering.open_image(call.ctx, call.path_id("iid"))
-    z, t = _plane(call, view)
-    req = _request(call, view)
+    view, z, t, req = _prepared(call)
     return _jpeg(
         call,
         view,
@@ -105,9 +111,7 @@ def _region(call: GatewayCall, view: ImageView) -> tuple[int, tuple[int, int, in
 
 
 def render_image_region(call: GatewayCall) -> Response:
-    view = rendering.open_image(call.ctx, call.path_id("iid"))
-    z, t = _plane(call, view)
-    req = _request(call, view)
+    view, z, t, req = _prepared(call)
     level, rect = _region(call, view)
     return _jpeg(
         call,
@@ -121,9 +125,7 @@ def render_image_region(call: GatewayCall) -> Response:
 
 
 def render_split_channel(call: GatewayCall) -> Response:
-    view = rendering.open_image(call.ctx, call.path_id("iid"))
-    z, t = _plane(call, view)
-    req = _request(call, view)
+    view, z, t, req = _prepared(call)
     return _jpeg(
         call,
         view,
