@@ -114,6 +114,7 @@ def test_instance_commands_run(tmp_path):
 @pytest.mark.server
 def test_import_commands_run_against_a_server(tmp_path):
     """The 'Importing images' block against a real `pyomero serve` of the README instance."""
+    from pyomero.testing.http import ApiClient
     from pyomero.testing.images import write_ome_tiff, write_ome_zarr_plate
     from pyomero.testing.server import served
 
@@ -140,3 +141,21 @@ def test_import_commands_run_against_a_server(tmp_path):
             outputs.append(result.stdout.strip())
         assert re.fullmatch(r"Image:\d+", outputs[0]), outputs
         assert re.fullmatch(r"Plate:\d+", outputs[1]), outputs
+        (tmp_path / "plate-annotation.csv").write_text(
+            "Plate,Well,Gene Symbol\nplate,A1,ADE8\nplate,A2,ECT2\n"
+        )
+        (line,) = next(b for b in BLOCKS if b and b[0].startswith("pyomero metadata"))
+        line = line.replace(":4080", f":{port}").replace("Plate:1", outputs[1])
+        result = subprocess.run(
+            [*_pyomero(), *shlex.split(line)[1:]], cwd=tmp_path, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        assert result.stdout.startswith("FileAnnotation:")
+        with httpx.Client(base_url=base, timeout=30) as client:
+            ApiClient(client).login("alice", "pw")
+            found = client.get(
+                "/searchengine/api/v1/resources/image/search/",
+                params={"key": "Gene Symbol", "value": "ade8"},
+            ).json()
+        assert len(found["results"]["results"]) == 1
