@@ -20,6 +20,7 @@ from pyomero.model.permissions import GroupLevel
 from pyomero.services import accounts
 from pyomero.services.instance import init_instance
 from pyomero.store import bulk
+from pyomero.testing.http import ApiClient
 from pyomero.testing.server import pyomero_command, served
 
 USER_PW = "metadata-user-pw"
@@ -122,3 +123,24 @@ def test_argument_errors(server: Served, tmp_path: Path) -> None:
     done = _run("metadata", "populate", "--file", str(csv), f"Screen:{server.screen}",
                 "-s", server.base, "-u", "user1", "-w", "wrong")  # fmt: skip
     assert done.returncode == 1 and done.stderr.startswith("error: ")
+
+
+@pytest.mark.server
+def test_column_types_detected_unless_manual_header(server: Served, tmp_path: Path) -> None:
+    csv = tmp_path / "typed.csv"
+    csv.write_text("Plate,Well,Score,Count,Note\nP1,A1,0.5,3,x\nP1,A2,1.5,4,y\n")
+    kinds = {}
+    for flags in ((), ("--manual_header",)):
+        done = _populate(server, csv, *flags)
+        assert done.returncode == 0, done.stdout + done.stderr
+        annotation = int(done.stdout.split()[0].split(":")[1])
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            ApiClient(client).login("user1", USER_PW)
+            listed = client.get(f"/webgateway/annotations/Screen/{server.screen}/").json()
+            file_id = next(a["file"] for a in listed["data"] if a["id"] == annotation)
+            meta = client.get(f"/webgateway/table/{file_id}/metadata/").json()
+        kinds[flags] = {c["name"]: c["type"] for c in meta["columns"]}
+    assert kinds[()]["Score"] == "DoubleColumn" and kinds[()]["Count"] == "LongColumn"
+    assert kinds[("--manual_header",)]["Score"] == "StringColumn"
+    assert kinds[("--manual_header",)]["Count"] == "StringColumn"
+    assert kinds[()]["Well"] == kinds[("--manual_header",)]["Well"] == "WellColumn"

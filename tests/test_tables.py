@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from pyomero.errors import InvalidInput
 from pyomero.tables import query as tq
-from pyomero.tables.csv_populate import columns_from_csv, row_index, row_letters
+from pyomero.tables.csv_populate import (
+    columns_from_csv,
+    detect_types,
+    row_index,
+    row_letters,
+)
 from pyomero.tables.storage import (
     Column,
     build_table,
@@ -258,6 +263,36 @@ def test_csv_columns_by_name_and_type() -> None:
     columns = columns_from_csv(text, target="Plate", resolver=FakePlate(), target_name="P1")
     assert [c.values for c in columns] == [[100, 101], [0.5, 1.0], [True, False],
                                            ["img100", "img101"]]  # fmt: skip
+
+
+def test_csv_types_detected_as_omero_metadata_does() -> None:
+    """``detect_headers``: object columns by name in its spellings, the rest by their values;
+    ``manual_header`` keeps the old rule (the target's names only, the rest text)."""
+    names = [
+        "plate_name", "Well Name", "image id", "DatasetID", "roi_id", "project", "count",
+        "ratio", "label", "hit", "mixed", "gaps",
+    ]  # fmt: skip
+    data = [
+        ["P1", "A1", "1", "2", "3", "4", "11", "0.1", "a", "True", "11", "1"],
+        ["P1", "A2", "5", "6", "7", "8", "-22", "2e3", "b", "false", "0.1", ""],
+        ["P1", "B1", "9", "1", "2", "3", "+33", "3", "c", "FALSE", "True", "3"],
+    ]
+    assert detect_types(names, data) == [
+        "plate", "well", "image", "dataset", "roi", "l", "l", "d", "s", "b", "s", "s",
+    ]  # fmt: skip
+    text = "Well,Score,Count,Hit\nA1,0.5,3,true\nB3,1.5,4,false\n"
+    columns = columns_from_csv(text, target="Plate", resolver=FakePlate(), target_name="P1")
+    assert [(c.kind, c.values) for c in columns[1:4]] == [
+        ("DoubleColumn", [0.5, 1.5]), ("LongColumn", [3, 4]), ("BoolColumn", [True, False]),
+    ]  # fmt: skip
+    manual = columns_from_csv(
+        text, target="Plate", resolver=FakePlate(), target_name="P1", manual_header=True
+    )
+    assert [(c.kind, c.values) for c in manual[1:4]] == [
+        ("StringColumn", ["0.5", "1.5"]), ("StringColumn", ["3", "4"]),
+        ("StringColumn", ["true", "false"]),
+    ]  # fmt: skip
+    assert manual[0].kind == "WellColumn"
 
 
 def test_csv_errors_name_the_lines() -> None:

@@ -39,14 +39,34 @@ def group() -> None:
     show_default=True,
     help="bulkmap also writes each row's values as map annotations on its Well/Image",
 )
+@click.option(
+    "--manual_header",
+    "--manual-header",
+    "manual_header",
+    is_flag=True,
+    help="without a '# header' row, type only the object columns by name, the rest as text "
+    "(default: detect each column's type from its values)",
+)
 def populate(
-    target: str, path: Path, server: str, username: str, password: str | None, context: str
+    target: str,
+    path: Path,
+    server: str,
+    username: str,
+    password: str | None,
+    context: str,
+    manual_header: bool,
 ) -> None:
     """Attach a bulk-annotation table built from --file to TARGET."""
     if password is None:
         password = click.prompt("Password", hide_input=True, default="", show_default=False)
     created = populate_metadata(
-        server, path, target, username=username, password=password, context=context
+        server,
+        path,
+        target,
+        username=username,
+        password=password,
+        context=context,
+        manual_header=manual_header,
     )
     for name in created:
         click.echo(name)

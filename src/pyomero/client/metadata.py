@@ -69,6 +69,7 @@ def populate_metadata(
     username: str,
     password: str,
     context: str = "table",
+    manual_header: bool = False,
     client: httpx.Client | None = None,
 ) -> list[str]:
     """Build a bulk-annotation table from ``path`` on ``target`` (``Screen:ID``...);
@@ -96,7 +97,11 @@ def populate_metadata(
             http,
             "POST",
             POPULATE,
-            params={"target": f"{kind}:{target_id}", "context": context},
+            params={
+                "target": f"{kind}:{target_id}",
+                "context": context,
+                "manual_header": "true" if manual_header else "false",
+            },
             content=content,
             headers={"X-CSRFToken": token, "Content-Type": "text/csv"},
         )

@@ -335,10 +335,17 @@ def _check_target(conn: Connection, actor: Actor, kind: str, target_id: int) -> 
 
 
 def populate(
-    ctx: Context, *, target: str, target_id: int, content: bytes, context: str = "table"
+    ctx: Context,
+    *,
+    target: str,
+    target_id: int,
+    content: bytes,
+    context: str = "table",
+    manual_header: bool = False,
 ) -> Populated:
     """Attach a bulk-annotation table made from ``content`` (a CSV, or an OMERO.tables HDF5
-    file) to ``target``; ``context="bulkmap"`` also writes map annotations."""
+    file) to ``target``; ``context="bulkmap"`` also writes map annotations. A CSV without a
+    ``# header`` row has its column types detected, unless ``manual_header``."""
     if context not in ("table", "bulkmap"):
         raise InvalidInput(f"unknown context {context!r}; use table or bulkmap", param="context")
     if not content:
@@ -361,7 +368,11 @@ def populate(
             if table is None:
                 resolver = store.TargetObjects(conn, ctx.actor, target, target_id)
                 columns = columns_from_csv(
-                    csv_text, target=target, resolver=resolver, target_name=row.name
+                    csv_text,
+                    target=target,
+                    resolver=resolver,
+                    target_name=row.name,
+                    manual_header=manual_header,
                 )
                 table = build_table(columns)
             data = to_parquet(table)

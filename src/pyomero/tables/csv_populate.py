@@ -5,10 +5,18 @@ The rules are omero-metadata's (``omero_metadata/populate.py``: ``HeaderResolver
 
 - An optional first row ``# header s,well,plate,d,l,b,image,dataset,roi`` gives the type of
   each column (``d`` double, ``l`` long, ``s`` string, ``b`` boolean; the others are ids).
-  Without it, the known names of the target are typed by name (case-insensitive): for a
-  Screen ``plate``, ``well``, ``image``/``field``/``wellsample``, ``row``/``column``; for a
-  Plate the same without ``plate``; for a Dataset or Project ``image``; every other
-  column is a string.
+- Without it, the types are detected as omero-metadata's ``detect_headers`` does (its
+  default since 0.11): ``Plate``, ``Well``, ``Image``, ``Dataset``, ``Roi``, ``Image ID``,
+  ``Dataset ID``, ``Roi ID``, ``Plate Name`` and ``Well Name`` (any case; space, underscore
+  or nothing before ``ID``/``Name``) name objects; every other column is ``l`` when all its
+  cells are integers, ``d`` when all are numbers, ``b`` when all are ``true``/``false``,
+  else ``s``. Where pandas would make a number column with empty cells a double column of
+  NaNs, which omero-metadata then refuses, a column with an empty cell is ``s`` here.
+- With ``manual_header`` (omero-metadata's ``--manual_header``) and no ``# header`` row,
+  only the known names of the target are typed, by name (case-insensitive): for a Screen
+  ``plate``, ``well``, ``image``/``field``/``wellsample``, ``row``/``column``; for a Plate
+  the same without ``plate``; for a Dataset or Project ``image``; every other column is a
+  string.
 - ``Name%%description`` gives a column its description (``key=value`` becomes JSON).
 - Id columns are renamed ``Plate``, ``Well``, ``Image``, ``Roi`` and get a name column
   appended (``Plate Name``, ``Well Name``, ``Image Name``, ``Roi Name``); an ``Image Name``
@@ -64,6 +72,16 @@ KEYS = {
     "Project": {"image": "ImageColumn"},
 }
 BOOLEAN_TRUE = ("yes", "true", "t", "1")
+#: Names that automatic detection types as object columns (``detect_headers``).
+DETECTED_NAMES = {
+    **{kind: kind for kind in ("well", "plate", "image", "dataset", "roi")},
+    **{f"{kind}{sep}id": kind for kind in ("image", "dataset", "roi") for sep in (" ", "", "_")},
+    **{f"{kind}{sep}name": kind for kind in ("plate", "well") for sep in (" ", "", "_")},
+}
+#: The spellings of booleans that pandas reads as such.
+DETECTED_BOOLEANS = ("True", "TRUE", "true", "False", "FALSE", "false")
+INTEGER = re.compile(r"^[+-]?\d+$")
+LONG_RANGE = (-(2**63), 2**63 - 1)
 WELL = re.compile(r"^([a-zA-Z]+)(\d+)$")
 MAX_COLUMNS = 512
 #: How many unresolved references an error lists before "and N more".
@@ -159,6 +177,35 @@ def read_csv(text: str) -> tuple[list[str] | None, list[str], list[list[str]]]:
     return types, names, data
 
 
+def detect_types(names: Sequence[str], data: Sequence[Sequence[str]]) -> list[str]:
+    """The ``# header`` codes omero-metadata's automatic detection gives these columns."""
+    return [
+        DETECTED_NAMES.get(name.strip().lower()) or _detected_code([row[i] for row in data])
+        for i, name in enumerate(names)
+    ]
+
+
+def _detected_code(cells: Sequence[str]) -> str:
+    values = [cell.strip() for cell in cells]
+    if not values or any(not value for value in values):
+        return "s"
+    if all(INTEGER.match(v) and LONG_RANGE[0] <= int(v) <= LONG_RANGE[1] for v in values):
+        return "l"
+    if all(_is_number(v) for v in values):
+        return "d"
+    if all(v in DETECTED_BOOLEANS for v in values):
+        return "b"
+    return "s"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _headers(target: str, types: list[str] | None, names: list[str]) -> list[_Header]:
     keys = KEYS[target]
     headers: list[_Header] = []
@@ -223,15 +270,20 @@ class _Row:
 
 
 def columns_from_csv(
-    text: str, *, target: str, resolver: Resolver, target_name: str
+    text: str, *, target: str, resolver: Resolver, target_name: str, manual_header: bool = False
 ) -> list[Column]:
     """The table columns of a CSV for a ``target`` ("Screen", "Plate", "Dataset",
-    "Project") named ``target_name``; :class:`InvalidInput` naming every unresolved row."""
+    "Project") named ``target_name``; :class:`InvalidInput` naming every unresolved row.
+
+    Without a ``# header`` row the column types are detected from names and values, or,
+    with ``manual_header``, only the target's known names are typed."""
     if target not in KEYS:
         raise InvalidInput(f"cannot populate a {target}", param="target")
     types, names, data = read_csv(text)
-    headers = _headers(target, types, names)
     first_line = 3 if types is not None else 2
+    if types is None and not manual_header:
+        types = detect_types(names, data)
+    headers = _headers(target, types, names)
     rows = [_Row(first_line + i, cells, {}) for i, cells in enumerate(data)]
     plate_header = next((h for h in headers if h.kind == "PlateColumn"), None)
     if target == "Plate" and plate_header is not None and plate_header.source is not None:

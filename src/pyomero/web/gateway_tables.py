@@ -190,8 +190,16 @@ def populate(call: ApiCall) -> Any:
     """The CSV (or HDF5) body becomes a table on ``?target=``; answers what was created."""
     kind, target_id = _target(call.query.get("target"))
     context = call.query.get("context", "table")
+    manual = call.query.get("manual_header", "false")
+    if manual not in ("true", "false"):
+        raise InvalidInput("manual_header must be true or false", param="manual_header")
     done = tables.populate(
-        call.context, target=kind, target_id=target_id, content=call.body, context=context
+        call.context,
+        target=kind,
+        target_id=target_id,
+        content=call.body,
+        context=context,
+        manual_header=manual == "true",
     )
     return {
         "created": [f"FileAnnotation:{done.file_annotation}"]
