@@ -8,30 +8,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, update
+
 from apidata import (
     _bulk,
     add_datasets,
+    add_empty_well,
     add_images,
     add_plate,
+    add_rois,
     add_run,
+    annotation_count,
     fast_passwords,  # noqa: F401 - autouse
     link_dataset_images,
     link_project_datasets,
+    link_tag,
     login,
     make_lab,
     new_group,
     new_user,
+    row_count,
     sqlite_only,
 )
 from pyomero.model.permissions import GroupLevel
 from pyomero.services import tree as service
 from pyomero.services.accounts import login as service_login
-from pyomero.store import bulk
+from pyomero.store import bulk, schema
+from pyomero.store import tree as store
 from pyomero.store.tree import Scope, containers, images, orphan_count
 
 W = "/webclient/api"
 OWNER_CSS = "canEdit canAnnotate canLink canDelete canChgrp isOwned"
 JSON = "application/json"
+TAGSET_NS = "openmicroscopy.org/omero/insight/tagset"
+INVALID = "Invalid parameter value"
 
 
 def get(api: Any, url: str, status: int = 200) -> Any:
@@ -368,3 +378,377 @@ def test_store_orphans_and_visibility(instance):
         assert orphan_count(conn, Scope(ctx.actor, owner=bob.id)) == 0
     found = service.containers(ctx, group=group.id, experimenter_id=-1, offset=0, limit=None)
     assert found.orphaned_count == 2 and found.projects == []
+
+
+# ---------------------------------------------------------------------------- tags
+
+
+def new_tag(
+    instance: Any,
+    owner: int,
+    group: int,
+    text: str,
+    *,
+    tagset: bool = False,
+    description: str | None = None,
+) -> int:
+    """A TagAnnotation (a tag set with OMERO.insight's namespace when ``tagset``)."""
+    with instance.db.write() as conn:
+        event = bulk.new_event(conn, owner_id=owner, group_id=group)
+        values = {
+            "discriminator": "Tag",
+            "textvalue": text,
+            "description": description,
+            "ns": TAGSET_NS if tagset else None,
+            "owner_id": owner,
+            "group_id": group,
+            "creation_event_id": event,
+            "update_event_id": event,
+        }
+        return conn.execute(insert(schema.annotation).values(**values)).inserted_primary_key[0]
+
+
+def put_in_set(instance: Any, owner: int, group: int, tagset: int, tags: list[int]) -> None:
+    """AnnotationAnnotationLinks from a tag set to its tags."""
+    with instance.db.write() as conn:
+        event = bulk.new_event(conn, owner_id=owner, group_id=group)
+        details = {
+            "owner_id": owner,
+            "group_id": group,
+            "creation_event_id": event,
+            "update_event_id": event,
+        }
+        rows = [{"parent": tagset, "child": t, **details} for t in tags]
+        conn.execute(insert(schema.annotationannotationlink), rows)
+
+
+def tag_json(
+    tid: int,
+    value: str,
+    owner: int,
+    css: str = OWNER_CSS,
+    *,
+    is_set: bool = False,
+    count: int = 0,
+    description: str | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": tid, "value": value}
+    if description is not None:
+        data["description"] = description
+    data.update(ownerId=owner, permsCss=css, set=is_set, childCount=count)
+    return data
+
+
+def no_tagged(tags: list[dict[str, Any]]) -> dict[str, Any]:
+    lists = ("projects", "datasets", "images", "screens", "plates", "acquisitions", "wells")
+    return {**{k: [] for k in lists}, "tags": tags}
+
+
+def tag_ids(api: Any, query: str = "") -> list[int]:
+    return [t["id"] for t in get(api, f"{W}/tags/{query}")["tags"]]
+
+
+@sqlite_only
+def test_tags_list_sets_counts_and_params(instance, make_client):
+    """``api/tags/``: tags and tag sets by id with every key; a set counts its tags, a tag
+    the images it is on; ``orphaned``, ``experimenter_id``, paging; ``id`` of a set."""
+    lab = make_lab(instance, make_client, users=2)
+    uid, gid, other = lab.uid, lab.gid, lab.users[1].id
+    t1 = new_tag(instance, uid, gid, "b tag", description="about b")
+    ts = new_tag(instance, uid, gid, "set", tagset=True)
+    t2 = new_tag(instance, uid, gid, "in set")
+    t3 = new_tag(instance, other, gid, "theirs", description="")
+    put_in_set(instance, uid, gid, ts, [t2, t3])
+    i1, i2, i3 = add_images(instance, uid, gid, ["x", "y", "z"])
+    for iid in (i1, i2):
+        link_tag(instance, uid, gid, "image", iid, t1)
+    (pid,) = projects(instance, uid, gid, ["p"])
+    link_tag(instance, uid, gid, "project", pid, t1)  # OMERO counts images only
+    link_tag(instance, uid, gid, "image", i3, t2)
+
+    tagged_t1 = tag_json(t1, "b tag", uid, count=2, description="about b")
+    the_set = tag_json(ts, "set", uid, is_set=True, count=2)
+    in_set = tag_json(t2, "in set", uid, count=1)
+    theirs = tag_json(t3, "theirs", other, "canAnnotate")  # empty description: no key
+    assert get(lab.api, f"{W}/tags/") == {"tags": [tagged_t1, the_set, in_set, theirs]}
+    assert tag_ids(lab.api, "?orphaned=true") == [t1, ts]
+    assert tag_ids(lab.api, f"?experimenter_id={other}") == [t3]
+    assert tag_ids(lab.api, "?limit=2&page=2") == [t2, t3]
+    assert tag_ids(lab.api, "?limit=2&page=3") == []
+    assert tag_ids(lab.api, "?limit=1&page=0") == [t1, ts, t2, t3]
+
+    assert get(lab.api, f"{W}/tags/?id={ts}") == no_tagged([in_set, theirs])
+    assert get(lab.api, f"{W}/tags/?id={ts}&experimenter_id={other}") == no_tagged([theirs])
+    assert get(lab.api, f"{W}/tags/?id={ts}&limit=1&page=2") == no_tagged([theirs])
+    assert get(lab.api, f"{W}/tags/?id=999999") == no_tagged([])
+    assert get(lab.api, f"{W}/tags/?id={t2}")["tags"] == []  # a plain tag holds no tags
+
+    for query in ("id=x", "page=x", "limit=1.5", "experimenter_id=me", "group=", "id="):
+        bad(lab.api, f"{W}/tags/?{query}", 400, INVALID)
+
+
+@sqlite_only
+def test_tagged_objects_every_type(instance, make_client):
+    """``api/tags/?id=<tag>``: projects, datasets, images, screens, plates, runs and wells
+    the tag is on, in OMERO's marshalling and order; wells are ``<plate> - <row><col>``."""
+    lab = make_lab(instance, make_client)
+    uid, gid = lab.uid, lab.gid
+    tag = new_tag(instance, uid, gid, "hit")
+    (pid,) = projects(instance, uid, gid, ["Proj"])
+    d1, d2 = add_datasets(instance, uid, gid, ["b ds", "A ds"])
+    i1, i2, untagged = add_images(instance, uid, gid, ["img B", "img a", "untagged"])
+    (sid,) = screens(instance, uid, gid, ["Scr"])
+    plate = add_plate(instance, uid, gid, "pl", screen_id=sid)
+    b3 = add_empty_well(instance, uid, gid, plate.plate_id, 1, 2)
+    run = plate.acquisition_ids[0]
+    targets = [("project", pid), ("dataset", d1), ("dataset", d2), ("image", i1)]
+    targets += [("image", i2), ("screen", sid), ("plate", plate.plate_id)]
+    targets += [("plateacquisition", run), ("well", b3), ("well", plate.well_ids[0])]
+    for kind, oid in targets:
+        link_tag(instance, uid, gid, kind, oid, tag)
+
+    def node(oid: int, name: str, count: int) -> dict[str, Any]:
+        return {"id": oid, "name": name, "ownerId": uid, "childCount": count, "permsCss": OWNER_CSS}
+
+    def image(oid: int, name: str) -> dict[str, Any]:
+        return {"id": oid, "archived": False, "name": name, "ownerId": uid, "permsCss": OWNER_CSS}
+
+    def well(oid: int, name: str) -> dict[str, Any]:
+        return {
+            "id": oid,
+            "ownerId": uid,
+            "plateId": plate.plate_id,
+            "permsCss": OWNER_CSS,
+            "name": name,
+        }
+
+    runs = get(lab.api, f"{W}/plate_acquisitions/?id={plate.plate_id}")["acquisitions"]
+    found = get(lab.api, f"{W}/tags/?id={tag}")
+    assert found == {
+        "projects": [node(pid, "Proj", 0)],
+        "datasets": [node(d2, "A ds", 0), node(d1, "b ds", 0)],
+        "images": [image(i2, "img a"), image(i1, "img B")],
+        "screens": [node(sid, "Scr", 1)],
+        "plates": [node(plate.plate_id, "pl", 1)],  # a plate counts its runs
+        "acquisitions": runs,
+        "wells": [well(plate.well_ids[0], "pl - A1"), well(b3, "pl - B3")],
+        "tags": [],
+    }
+    assert runs[0]["id"] == run and untagged not in [i["id"] for i in found["images"]]
+    sized = get(lab.api, f"{W}/tags/?id={tag}&sizeXYZ=true&date=true")["images"]
+    assert [(i["sizeX"], i["sizeY"]) for i in sized] == [(64, 48), (64, 48)]
+    assert all(datetime.fromisoformat(i["date"]).tzinfo is not None for i in sized)
+    assert len(get(lab.api, f"{W}/tags/?id={tag}&limit=1")["wells"]) == 1
+    assert [t["childCount"] for t in get(lab.api, f"{W}/tags/")["tags"]] == [2]
+
+
+@sqlite_only
+def test_tags_permissions(instance, make_client):
+    """Tags of a private group are invisible to others; a tag's count and its tagged lists
+    only show images the caller may read; ``group`` of another group is 403."""
+    priv = new_group(instance, "priv", GroupLevel.PRIVATE)
+    shared = new_group(instance, "shared", GroupLevel.READ_ANNOTATE)
+    alice = new_user(instance, "alice", ["priv", "shared"])
+    bob = new_user(instance, "bob", ["priv", "shared"])
+    new_user(instance, "carol", ["shared"])
+    apis = {n: login(make_client, n) for n in ("alice", "bob", "carol")}
+    secret = new_tag(instance, alice.id, priv.id, "secret")
+    public = new_tag(instance, alice.id, shared.id, "public")
+    (private_image,) = add_images(instance, alice.id, priv.id, ["alice's private image"])
+    (shared_image,) = add_images(instance, bob.id, shared.id, ["bob's shared image"])
+    link_tag(instance, alice.id, priv.id, "image", private_image, public)
+    link_tag(instance, bob.id, shared.id, "image", shared_image, public)
+
+    assert tag_ids(apis["alice"]) == [secret, public]
+    assert tag_ids(apis["bob"]) == [public]  # a private group: only one's own
+    assert tag_ids(apis["carol"]) == [public]
+    counts = {n: get(api, f"{W}/tags/")["tags"][-1]["childCount"] for n, api in apis.items()}
+    assert counts == {"alice": 2, "bob": 1, "carol": 1}
+    images_of = {
+        n: [i["id"] for i in get(api, f"{W}/tags/?id={public}")["images"]]
+        for n, api in apis.items()
+    }
+    assert images_of == {
+        "alice": [private_image, shared_image],
+        "bob": [shared_image],
+        "carol": [shared_image],
+    }
+    assert get(apis["bob"], f"{W}/tags/?id={secret}") == no_tagged([])
+    assert tag_ids(apis["alice"], f"?group={shared.id}") == [public]
+    bad(apis["carol"], f"{W}/tags/?group={priv.id}", 403, f"Not a member of Group: {priv.id}")
+    public_css = get(apis["carol"], f"{W}/tags/")["tags"][0]["permsCss"]
+    assert public_css == "canAnnotate"
+
+
+@sqlite_only
+def test_delete_tags(instance, make_client):
+    """``DELETE api/tags/?id=``: OMERO.web deletes the tags with their links, all or none;
+    the tags of a deleted set stay. CSRF applies; others' tags are refused."""
+    lab = make_lab(instance, make_client, users=2)
+    uid, gid, other = lab.uid, lab.gid, lab.users[1].id
+    ts = new_tag(instance, uid, gid, "set", tagset=True)
+    t1, t2 = new_tag(instance, uid, gid, "one"), new_tag(instance, uid, gid, "two")
+    theirs = new_tag(instance, other, gid, "theirs")
+    put_in_set(instance, uid, gid, ts, [t1, t2])
+    (iid,) = add_images(instance, uid, gid, ["img"])
+    link_tag(instance, uid, gid, "image", iid, t1)
+
+    refused = lab.api.client.delete(f"{W}/tags/?id={t1}")
+    assert refused.status_code == 403 and refused.text.startswith("CSRF Failed")
+    response = lab.api.delete(f"{W}/tags/?id={theirs},{t1}")
+    assert response.status_code == 403, response.text
+    assert response.text == f"Cannot delete TagAnnotation:{theirs}: not permitted"
+    assert tag_ids(lab.api) == [ts, t1, t2, theirs]  # nothing went
+    assert lab.api.delete(f"{W}/tags/?id=999999").status_code == 404
+    assert lab.api.delete(f"{W}/tags/?id=x").status_code == 400
+
+    response = lab.api.delete(f"{W}/tags/?id={ts}&id={t1}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == JSON
+    assert response.json() == ""
+    assert tag_ids(lab.api) == [t2, theirs]
+    assert tag_ids(lab.api, "?orphaned=true") == [t2, theirs]
+    assert annotation_count(instance, "image", iid) == 0
+    assert row_count(instance, schema.annotationannotationlink) == 0
+    assert lab.api.delete(f"{W}/tags/").status_code == 200  # no ids: nothing to do
+
+
+@sqlite_only
+def test_paths_to_tags_rois_and_shapes(instance, make_client):
+    """``paths_to_object`` with ``tag``/``tagset`` (OMERO's ``paths_to_tag``) and with
+    ``roi``/``shape``, which follow the image and are appended to its paths."""
+    lab = make_lab(instance, make_client, users=2)
+    uid, gid, other = lab.uid, lab.gid, lab.users[1].id
+    ts = new_tag(instance, other, gid, "set", tagset=True)
+    t1, lone = new_tag(instance, uid, gid, "in set"), new_tag(instance, uid, gid, "lone")
+    put_in_set(instance, other, gid, ts, [t1])
+
+    def paths(query: str) -> list[list[tuple[str, int]]]:
+        found = get(lab.api, f"{W}/paths_to_object/?{query}")["paths"]
+        return [[(n["type"], n["id"]) for n in path] for path in found]
+
+    assert paths(f"tag={t1}") == [[("experimenter", other), ("tagset", ts), ("tag", t1)]]
+    assert paths(f"tag={t1}&tagset={ts}") == paths(f"tag={t1}")
+    assert paths(f"tag={t1}&experimenter={uid}") == []
+    assert paths(f"tag={lone}") == [[("experimenter", uid), ("tag", lone)]]
+    assert paths(f"tag={lone}&tagset={ts}") == [[("experimenter", uid), ("tag", lone)]]
+    assert paths(f"tagset={ts}") == [[("experimenter", other), ("tagset", ts)]]
+    assert paths("tag=999999") == []
+    bad(lab.api, f"{W}/paths_to_object/?tag=x", 400, INVALID)
+
+    (did,) = add_datasets(instance, uid, gid, ["d"])
+    (iid,) = add_images(instance, uid, gid, ["i"])
+    link_dataset_images(instance, uid, gid, [(did, iid)])
+    (roi,) = add_rois(
+        instance, uid, gid, iid, [{"name": "R", "shapes": [{"kind": "Point", "x": 1, "y": 2}]}]
+    )
+    image_path = [("experimenter", uid), ("dataset", did), ("image", iid)]
+    assert paths(f"roi={roi.id}") == [[*image_path, ("roi", roi.id)]]
+    shape = roi.shape_ids[0]
+    assert paths(f"shape={shape}") == [[*image_path, ("roi", roi.id), ("shape", shape)]]
+    assert paths("roi=999999") == [] and paths("shape=999999") == []
+    bad(lab.api, f"{W}/paths_to_object/?shape=s", 400, INVALID)
+
+
+@sqlite_only
+def test_show_every_type(instance, make_client):
+    """``/webclient/?show=<type>-<id>``: a 200 HTML page naming the object for each type;
+    a missing or unreadable one says so (OMERO.web also answers 200); with several items
+    the first that can be read is shown."""
+    lab = make_lab(instance, make_client, users=2, level=GroupLevel.PRIVATE)
+    uid, gid, other = lab.uid, lab.gid, lab.users[1].id
+    (pid,) = projects(instance, uid, gid, ["<Proj>"])
+    (did,) = add_datasets(instance, uid, gid, ["Data set"])
+    (iid,) = add_images(instance, uid, gid, ["The image"])
+    (sid,) = screens(instance, uid, gid, ["Scr"])
+    plate = add_plate(instance, uid, gid, "Plate 7", screen_id=sid)
+    tag = new_tag(instance, uid, gid, "my tag")
+    tagset = new_tag(instance, uid, gid, "my set", tagset=True)
+    (roi,) = add_rois(
+        instance, uid, gid, iid, [{"name": "Nucleus", "shapes": [{"kind": "Point", "x": 1}]}]
+    )
+    with instance.db.write() as conn:
+        event = bulk.new_event(conn, owner_id=uid, group_id=gid)
+        details = {"owner_id": uid, "group_id": gid}
+        details |= {"creation_event_id": event, "update_event_id": event}
+        fileset = conn.execute(
+            insert(schema.fileset).values(templateprefix="user1/x/", **details)
+        ).inserted_primary_key[0]
+        conn.execute(update(schema.image).where(schema.image.c.id == iid).values(fileset=fileset))
+    (theirs,) = projects(instance, other, gid, ["Not yours"])
+
+    expected = {
+        f"project-{pid}": "&lt;Proj&gt;",
+        f"dataset-{did}": "Data set",
+        f"image-{iid}": "The image",
+        f"screen-{sid}": "Scr",
+        f"plate-{plate.plate_id}": "Plate 7",
+        f"run-{plate.acquisition_ids[0]}": "Run 1",
+        f"acquisition-{plate.acquisition_ids[0]}": "Run 1",
+        f"well-{plate.well_ids[0]}": "Plate 7 - A1",
+        f"tag-{tag}": "my tag",
+        f"tagset-{tagset}": "my set",
+        f"roi-{roi.id}": "Nucleus",
+        f"shape-{roi.shape_ids[0]}": f"Shape {roi.shape_ids[0]}",
+        f"fileset-{fileset}": f"Fileset {fileset}",
+        f"image.id-{iid}": "The image",
+        f"project-999999|dataset-{did}": "Data set",
+        f"project-{theirs}|tag-{tag}": "my tag",
+    }
+    for show, text in expected.items():
+        page = lab.api.get(f"/webclient/?show={show}")
+        assert page.status_code == 200, (show, page.text)
+        assert page.headers["content-type"].startswith("text/html")
+        assert f"<h1>{text}" in page.text or f": {text}</h1>" in page.text, (show, page.text)
+    for kind, oid in (("roi", roi.id), ("shape", roi.shape_ids[0]), ("fileset", fileset)):
+        page = lab.api.get(f"/webclient/?show={kind}-{oid}").text  # shown on their image
+        assert "On image The image." in page
+        assert f'src="/webgateway/render_image/{iid}/"' in page
+    page = lab.api.get(f"/webclient/?path=project-{pid}").text
+    assert "<h1>&lt;Proj&gt;</h1>" in page
+    for show in (f"project-{theirs}", "tag-999999", f"well-{plate.well_ids[0]}"):
+        api = lab.apis[1] if show.startswith("well") else lab.api  # not the other's well
+        page = api.get(f"/webclient/?show={show}")
+        assert page.status_code == 200 and "was not found" in page.text, page.text
+    assert "was not found" not in lab.apis[1].get(f"/webclient/?show=project-{theirs}").text
+    unknown = lab.api.get("/webclient/?show=planet-1|image.name-x")
+    assert unknown.status_code == 200 and "containers (JSON)" in unknown.text
+
+
+def test_store_tags_on_both_backends(instance):
+    """The tag SQL on SQLite and PostgreSQL: sets and orphans, counts under visibility,
+    wells in row/column order, tag paths, and deletes cascading to set links."""
+    group = new_group(instance, "g", GroupLevel.READ_ANNOTATE)
+    priv = new_group(instance, "p", GroupLevel.PRIVATE)
+    alice = new_user(instance, "alice", ["g", "p"])
+    new_user(instance, "bob", ["g"])
+    ts = new_tag(instance, alice.id, group.id, "set", tagset=True)
+    t1 = new_tag(instance, alice.id, group.id, "t1")
+    put_in_set(instance, alice.id, group.id, ts, [t1])
+    (hidden,) = add_images(instance, alice.id, priv.id, ["hidden"])
+    link_tag(instance, alice.id, priv.id, "image", hidden, t1)
+    plate = add_plate(instance, alice.id, group.id, "pl", rows=2, columns=2)
+    for wid in plate.well_ids:
+        link_tag(instance, alice.id, group.id, "well", wid, t1)
+    alice_ctx = service_login(instance, username="alice", password="user-password")
+    bob_ctx = service_login(instance, username="bob", password="user-password")
+    with instance.db.read() as conn:
+        mine, theirs = Scope(alice_ctx.actor), Scope(bob_ctx.actor)
+        assert [(r.id, r.is_set, r.child_count) for r in store.tags(conn, mine)] == [
+            (ts, True, 1),
+            (t1, False, 1),
+        ]
+        assert [r.child_count for r in store.tags(conn, theirs)] == [1, 0]
+        assert [r.id for r in store.tags(conn, mine, orphaned=True)] == [ts]
+        assert [r.id for r in store.tags(conn, mine, parent_id=ts)] == [t1]
+        wells = store.tagged_wells(conn, mine, t1)
+        assert [(w.row, w.column) for w in wells] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+        assert store.tag_paths(conn, theirs, tag_id=t1, tagset_id=None) == [
+            [("experimenter", alice.id), ("tagset", ts), ("tag", t1)]
+        ]
+    found = service.tagged(bob_ctx, tag_id=t1, group=-1, experimenter_id=-1, offset=0, limit=None)
+    assert found.images == [] and len(found.wells) == 4
+    service.delete_tags(alice_ctx, [ts])
+    assert row_count(instance, schema.annotationannotationlink) == 0
+    with instance.db.read() as conn:
+        assert [r.id for r in store.tags(conn, Scope(alice_ctx.actor))] == [t1]

@@ -1,4 +1,5 @@
-"""The webclient's data tree: containers, images, runs, groups, paths; and the public user.
+"""The webclient's data tree: containers, images, runs, tags, groups, paths, the object a
+``show=`` names; and the public user.
 
 Each use case checks the ``group`` the caller names (OMERO.web answers a group the caller is
 not in with 403 ``Not a member of Group: <id>``), reads one page through ``store/tree.py``
@@ -27,6 +28,9 @@ from pyomero.store.tree import (
     NodeRow,
     RunRow,
     Scope,
+    ShownRow,
+    TagRow,
+    WellRow,
 )
 
 __all__ = [
@@ -37,9 +41,15 @@ __all__ = [
     "Item",
     "LinkRow",
     "NodeRow",
+    "SHOW_KINDS",
     "RunRow",
+    "ShownRow",
+    "TagRow",
+    "Tagged",
+    "WellRow",
     "containers",
     "datasets",
+    "delete_tags",
     "experimenter",
     "groups",
     "images",
@@ -48,9 +58,12 @@ __all__ = [
     "paths_to_object",
     "plates",
     "runs",
+    "shown",
+    "tagged",
+    "tags",
 ]
 
-R = TypeVar("R", NodeRow, ImageRow, RunRow)
+R = TypeVar("R", NodeRow, ImageRow, RunRow, TagRow, WellRow)
 _ACTIONS = (Action.EDIT, Action.ANNOTATE, Action.LINK, Action.DELETE, Action.CHGRP, Action.CHOWN)
 
 
@@ -224,21 +237,49 @@ def paths_to_object(
 ) -> list[store.Path]:
     """Every path from an experimenter down to the lowest object named in ``ids``.
 
-    Other ids given narrow the paths to those passing through them, as in OMERO.
+    Other ids given narrow the paths to those passing through them, as in OMERO. A ``tag``
+    or ``tagset`` makes it a path in the tag tree; a ``roi`` or ``shape`` is shown on its
+    image, so its paths are the image's with the ROI (and the shape) added at the end.
     """
     scope = _scope(ctx, group, None, 0, None)
-    lowest = next((kind for kind in PATH_PRIORITY if kind in ids), None)
-    if lowest is None:
-        return [[("experimenter", experimenter_id)]] if experimenter_id is not None else []
+    ids = dict(ids)
+    wanted: set[tuple[str, int]] = set()
+    if experimenter_id is not None:
+        wanted.add(("experimenter", experimenter_id))
     with ctx.instance.db.read() as conn:
+        if "tag" in ids or "tagset" in ids:
+            found = store.tag_paths(conn, scope, tag_id=ids.get("tag"), tagset_id=ids.get("tagset"))
+            return [p for p in found if wanted <= set(p)]
+        tail = _roi_tail(conn, scope, ids)
+        if tail is None:
+            return []
+        lowest = next((kind for kind in PATH_PRIORITY if kind in ids), None)
+        if lowest is None:
+            return [[("experimenter", experimenter_id)]] if experimenter_id is not None else []
         if lowest == "image":
             found = store.image_paths(conn, scope, ids["image"])
         else:
             found = store.container_paths(conn, scope, lowest, ids[lowest])
-    wanted = {(k, v) for k, v in ids.items() if k != lowest}
-    if experimenter_id is not None:
-        wanted.add(("experimenter", experimenter_id))
-    return [p for p in found if wanted <= set(p)]
+    wanted |= {(k, v) for k, v in ids.items() if k != lowest}
+    return [[*p, *tail] for p in found if wanted <= set(p)]
+
+
+def _roi_tail(conn: Any, scope: Scope, ids: dict[str, int]) -> list[tuple[str, int]] | None:
+    """Replace ``roi``/``shape`` in ``ids`` by their image; what to append to each path, or
+    None when the ROI or shape is missing or unreadable."""
+    shape_id = ids.pop("shape", None)
+    roi_id = ids.pop("roi", None)
+    if shape_id is not None:
+        roi_id = store.shape_roi(conn, scope, shape_id=shape_id)
+        if roi_id is None:
+            return None
+    if roi_id is None:
+        return []
+    image_id = store.roi_image(conn, scope, roi_id=roi_id)
+    if image_id is None:
+        return None
+    ids["image"] = image_id
+    return [("roi", roi_id)] + ([("shape", shape_id)] if shape_id is not None else [])
 
 
 def parent_links(
@@ -247,3 +288,125 @@ def parent_links(
     scope = _scope(ctx, None, None, 0, None)
     with ctx.instance.db.read() as conn:
         return store.parent_links(conn, scope, images_=images_, datasets=datasets_, plates=plates_)
+
+
+# ---------------------------------------------------------------------------- tags
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """What ``api/tags/?id=`` lists: a set's tags and the objects the tag is on."""
+
+    tags: list[Item[TagRow]]
+    projects: list[Item[NodeRow]]
+    datasets: list[Item[NodeRow]]
+    images: list[Item[ImageRow]]
+    screens: list[Item[NodeRow]]
+    plates: list[Item[NodeRow]]
+    acquisitions: list[Item[RunRow]]
+    wells: list[Item[WellRow]]
+
+
+def tags(
+    ctx: Context,
+    *,
+    group: int | None,
+    experimenter_id: int | None,
+    orphaned: bool,
+    offset: int,
+    limit: int | None,
+) -> list[Item[TagRow]]:
+    """Tags and tag sets by id; ``orphaned``: only those in no tag set."""
+    scope = _scope(ctx, group, experimenter_id, offset, limit)
+    with ctx.instance.db.read() as conn:
+        return _items(ctx, conn, store.tags(conn, scope, orphaned=orphaned))
+
+
+def tagged(
+    ctx: Context,
+    *,
+    tag_id: int,
+    group: int | None,
+    experimenter_id: int | None,
+    offset: int,
+    limit: int | None,
+    sizes: bool = False,
+    dates: bool = False,
+) -> Tagged:
+    """The tags of set ``tag_id`` and the objects tagged with it, each list paged alone
+    (as OMERO.web pages each of its queries); all empty when the tag cannot be read."""
+    scope = _scope(ctx, group, experimenter_id, offset, limit)
+    with ctx.instance.db.read() as conn:
+        if not store.readable_tags(conn, scope, [tag_id]):
+            return Tagged([], [], [], [], [], [], [], [])
+
+        def nodes(kind: str) -> list[Item[NodeRow]]:
+            return _items(ctx, conn, store.containers(conn, kind, scope, tag_id=tag_id))
+
+        images_ = store.images(conn, scope, tag_id=tag_id, sizes=sizes, dates=dates)
+        return Tagged(
+            tags=_items(ctx, conn, store.tags(conn, scope, parent_id=tag_id)),
+            projects=nodes("project"),
+            datasets=nodes("dataset"),
+            images=_items(ctx, conn, images_),
+            screens=nodes("screen"),
+            plates=nodes("plate"),
+            acquisitions=_items(ctx, conn, store.runs(conn, scope, tag_id=tag_id)),
+            wells=_items(ctx, conn, store.tagged_wells(conn, scope, tag_id)),
+        )
+
+
+def delete_tags(ctx: Context, tag_ids: Sequence[int]) -> None:
+    """Delete tags (and tag sets) with their links, all or none, as OMERO's ``DoAll`` of
+    ``Delete("/Annotation")``. The tags of a deleted set stay; only their links to it go."""
+    if not tag_ids:
+        return
+    scope = _scope(ctx, None, None, 0, None)
+    with ctx.instance.db.write() as conn:
+        found = store.readable_tags(conn, scope, tag_ids)
+        levels = store.group_levels(conn, {r.group_id for r in found.values()})
+        for tag_id in dict.fromkeys(tag_ids):
+            row = found.get(tag_id)
+            if row is None:
+                raise NotFound(f"Tag {tag_id} not found")
+            level = levels[row.group_id]
+            if is_public(ctx) or not allowed(
+                ctx.actor, Action.DELETE, owner_id=row.owner_id, group_id=row.group_id, level=level
+            ):
+                raise SecurityViolation(f"Cannot delete TagAnnotation:{tag_id}: not permitted")
+        store.delete_annotations(conn, list(found))
+
+
+# ---------------------------------------------------------------------------- show=
+
+#: The types ``show=`` understands (OMERO.web's ``Show.SUPPORTED_OBJECT_TYPES`` and shapes);
+#: ``run`` is another name for ``acquisition``.
+SHOW_KINDS = frozenset(
+    {
+        "project",
+        "dataset",
+        "image",
+        "screen",
+        "plate",
+        "acquisition",
+        "well",
+        "tag",
+        "tagset",
+        "roi",
+        "shape",
+        "fileset",
+    }
+)
+
+
+def shown(ctx: Context, kind: str, object_id: int) -> ShownRow:
+    """The object a ``show=`` names, looked up across every group the caller reads (OMERO
+    switches to group -1 for it); NotFound when it is missing or unreadable."""
+    if kind not in SHOW_KINDS:
+        raise NotFound(f"{kind} {object_id} not found")
+    scope = _scope(ctx, None, None, 0, None)
+    with ctx.instance.db.read() as conn:
+        row = store.shown(conn, scope, kind, object_id)
+    if row is None:
+        raise NotFound(f"{kind} {object_id} not found")
+    return row

@@ -1,11 +1,14 @@
-"""``/webclient/``: the data-tree API (``api/containers/`` ...), the index and image pages.
+"""``/webclient/``: the data-tree API (``api/containers/``, ``api/tags/`` ...), the index
+and image pages.
 
 These are OMERO.web's ``webclient`` views: login-required (an anonymous browser goes to the
 login page, an AJAX call gets an empty 403, unless the public user applies), integer
 parameters answered 400 ``Invalid parameter value`` when they do not parse, Django's plain
 JSON (no JSON-P), and ``keepalive_ping/`` answering ``OK``. The pages the IDR notebook links
 to (``?show=image-<id>``, ``img_detail/<id>/``) are simple real pages: the image's name, its
-rendering and its key-value pairs, which the page fetches from ``api/annotations/``.
+rendering and its key-value pairs, which the page fetches from ``api/annotations/``. Other
+``show=`` types get a page naming the object with links into the tree API; as in OMERO.web,
+a ``show`` that names nothing readable still gets the (index) page, saying so.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pyomero.services import objects, tree
 from pyomero.web.gateway_view import GatewayCall, gateway
 from pyomero.web.responses import dumps
 from pyomero.wire import tree as wire
-from pyomero.wire.params import parse_int
+from pyomero.wire.params import fits_long, parse_int
 
 #: OMERO.web's ``PAGE`` (``omero.web.page_size``): the default ``limit`` of the tree API.
 PAGE = 200
@@ -174,7 +177,20 @@ def api_experimenter(call: GatewayCall) -> Response:
 
 
 #: ``paths_to_object`` parameters -> the tree's node types (``run`` is ``acquisition``).
-_PATH_PARAMS = ("project", "dataset", "image", "screen", "plate", "run", "acquisition", "well")
+_PATH_PARAMS = (
+    "project",
+    "dataset",
+    "image",
+    "screen",
+    "plate",
+    "run",
+    "acquisition",
+    "well",
+    "tag",
+    "tagset",
+    "roi",
+    "shape",
+)
 
 
 def api_paths_to_object(call: GatewayCall) -> Response:
@@ -187,10 +203,30 @@ def api_paths_to_object(call: GatewayCall) -> Response:
     experimenter_id = _long(query, "experimenter")
     group = _long(query, "group")
     _long(query, "page_size", PAGE)
-    if _long(query, "tag") is not None or _long(query, "tagset") is not None:
-        return _json({"paths": []})  # tags are not part of this tree yet
     found = tree.paths_to_object(call.ctx, ids=ids, experimenter_id=experimenter_id, group=group)
     return _json(wire.paths(found))
+
+
+def api_tags(call: GatewayCall) -> Response:
+    """GET: the tags (``id``: a set's tags and what the tag is on); DELETE: the ``id`` tags."""
+    if call.request.method == "DELETE":
+        tree.delete_tags(call.ctx, _longs(call, "id"))
+        return _json("")  # OMERO.web's JsonResponse(""), which Django refuses with a 500
+    query = call.query
+    offset, limit = _page(query)
+    tag_id = _long(query, "id")
+    scope: dict[str, Any] = {
+        "group": _long(query, "group", -1),
+        "experimenter_id": _long(query, "experimenter_id", -1),
+        "offset": offset,
+        "limit": limit,
+    }
+    orphaned, sizes, dates = (_bool(query, n) for n in ("orphaned", "sizeXYZ", "date"))
+    if tag_id is None:
+        found = tree.tags(call.ctx, orphaned=orphaned, **scope)
+        return _json({"tags": [wire.tag(i) for i in found]})
+    tagged = tree.tagged(call.ctx, tag_id=tag_id, sizes=sizes, dates=dates, **scope)
+    return _json(wire.tagged(tagged, dates=dates))
 
 
 def api_parent_links(call: GatewayCall) -> Response:
@@ -266,30 +302,102 @@ def img_detail(call: GatewayCall) -> Response:
 
 
 def index(call: GatewayCall) -> Response:
-    """The data browser's entry: ``?show=image-<id>`` shows that image; ``experimenter``
-    (-1: all members) is checked as OMERO.web does and otherwise only recorded."""
+    """The data browser's entry: ``?show=type-id|type-id`` (and the last item of ``path``)
+    shows the first object that can be read; ``experimenter`` (-1: all members) is checked as
+    OMERO.web does and otherwise only recorded."""
     _long(call.query, "experimenter")
-    shown = _shown_image(call.query.get("show", ""))
-    if shown is None:
-        body = (
-            '<ul><li><a href="/webclient/api/containers/">containers (JSON)</a></li>'
-            '<li><a href="/webclient/api/groups/">groups (JSON)</a></li></ul>'
-        )
+    items = _show_items(call.query)
+    for kind, object_id in items:
+        try:
+            return _show(call, kind, object_id)
+        except NotFound:
+            continue
+    if items:
+        kind, object_id = items[0]
+        body = f"<p>{_LABELS[kind]} {object_id} was not found.</p>"
         return _html(call, "pyomero", body)
-    try:
-        name, size = _image(call, shown)
-    except NotFound:
-        return _html(call, "pyomero", f"<p>Image {shown} was not found.</p>")
-    return _html(call, name, _image_body(shown, name, size))
+    body = (
+        '<ul><li><a href="/webclient/api/containers/">containers (JSON)</a></li>'
+        '<li><a href="/webclient/api/tags/">tags (JSON)</a></li>'
+        '<li><a href="/webclient/api/groups/">groups (JSON)</a></li></ul>'
+    )
+    return _html(call, "pyomero", body)
 
 
-def _shown_image(show: str) -> int | None:
-    """The first ``image-<id>`` of ``show=type-id|type-id``; other types show the index."""
-    for part in show.split("|"):
-        kind, _, raw = part.partition("-")
-        if kind == "image" and raw.isdigit():
-            return int(raw)
-    return None
+#: How a page calls each type ``show=`` understands.
+_LABELS = {
+    "project": "Project",
+    "dataset": "Dataset",
+    "image": "Image",
+    "screen": "Screen",
+    "plate": "Plate",
+    "acquisition": "Run",
+    "well": "Well",
+    "tag": "Tag",
+    "tagset": "Tag set",
+    "roi": "ROI",
+    "shape": "Shape",
+    "fileset": "Fileset",
+}
+#: OMERO.web's ``Show.PATH_REGEX``: ``type-id``, ``type.key-value`` or ``type=value``; only
+#: the ``id`` key names something here.
+_SHOW_ITEM = re.compile(r"(\w+)\.?(\w+)?[-=]([^|]*)")
+#: Where a page links to for the children of each type (``api/...?id=<id>``).
+_CHILD_LISTS = {
+    "project": "datasets",
+    "dataset": "images",
+    "screen": "plates",
+    "plate": "plate_acquisitions",
+    "tag": "tags",
+    "tagset": "tags",
+}
+
+
+def _show_items(query: Mapping[str, str]) -> list[tuple[str, int]]:
+    """The ``(type, id)`` items of ``path`` (its last) and ``show``, in OMERO.web's order."""
+    parts = [query.get("path", "").split("|")[-1], *query.get("show", "").split("|")]
+    items = []
+    for part in parts:
+        match = _SHOW_ITEM.match(part)
+        if match is None:
+            continue
+        kind, key, value = match.groups()
+        kind = "acquisition" if kind == "run" else kind
+        if kind not in _LABELS or key not in (None, "id") or not re.fullmatch(r"[0-9]+", value):
+            continue
+        if fits_long(int(value)):
+            items.append((kind, int(value)))
+    return items
+
+
+def _show(call: GatewayCall, kind: str, object_id: int) -> Response:
+    """The page of one object; NotFound when it is missing or the caller cannot read it."""
+    if kind == "image":
+        image_name, size = _image(call, object_id)
+        return _html(call, image_name, _image_body(object_id, image_name, size))
+    row = tree.shown(call.ctx, kind, object_id)
+    label = _LABELS[kind]
+    name = _shown_name(row)
+    title = f"{label} {object_id}" + (f": {name}" if name else "")
+    if row.image_id is not None:  # a ROI, a shape or a fileset: OMERO.web selects the image
+        image_name, size = _image(call, row.image_id)
+        intro = f"<p>On image {html.escape(image_name)}.</p>"
+        return _html(call, title, intro + _image_body(row.image_id, image_name, size))
+    links = [(f"/webclient/api/paths_to_object/?{kind}={object_id}", "paths (JSON)")]
+    if kind in _CHILD_LISTS:
+        links.insert(0, (f"/webclient/api/{_CHILD_LISTS[kind]}/?id={object_id}", "contents (JSON)"))
+    items = "".join(f'<li><a href="{html.escape(u)}">{t}</a></li>' for u, t in links)
+    body = f"<p>{label} {object_id}, owned by experimenter {row.owner_id}.</p><ul>{items}</ul>"
+    return _html(call, name or title, body)
+
+
+def _shown_name(row: tree.ShownRow) -> str | None:
+    """A run and a well are named as the tree names them; other objects by their name."""
+    if row.run is not None:
+        return wire.run_name(row.run)
+    if row.well is not None:
+        return wire.well_name(row.well)
+    return row.name
 
 
 def routes() -> list[Route]:
@@ -306,5 +414,6 @@ def routes() -> list[Route]:
         Route(f"{api}groups/", gateway(api_groups), methods=["GET"]),
         Route(f"{api}experimenters/{{eid}}/", gateway(api_experimenter), methods=["GET"]),
         Route(f"{api}paths_to_object/", gateway(api_paths_to_object), methods=["GET"]),
+        Route(f"{api}tags/", gateway(api_tags), methods=["GET", "DELETE"]),
         Route(f"{api}parent_links/", gateway(api_parent_links), methods=["GET"]),
     ]

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pyomero.model.permissions import Action
+from pyomero.wire.plategrid import column_label, row_label
 
 #: OMERO.web's ``TIME_ZONE`` default, in which ``date``/``acqDate`` are written.
 TIME_ZONE = ZoneInfo("Europe/London")
@@ -106,6 +107,54 @@ def run(item: Any) -> dict[str, Any]:
         "name": run_name(row),
         "ownerId": row.owner_id,
         "permsCss": perms_css(item),
+    }
+
+
+def tag(item: Any) -> dict[str, Any]:
+    """A tag or tag set: ``description`` only when it is not empty, ``set`` for a tag set,
+    whose ``childCount`` counts its tags (a tag's counts the images it is on)."""
+    row = item.row
+    data: dict[str, Any] = {"id": row.id, "value": row.value}
+    if row.description:
+        data["description"] = row.description
+    data["ownerId"] = row.owner_id
+    data["permsCss"] = perms_css(item)
+    data["set"] = row.is_set
+    data["childCount"] = row.child_count
+    return data
+
+
+def well_name(row: Any) -> str:
+    """``"<plate> - <row><column>"``, e.g. ``"plate1 - B3"``, after the plate's naming."""
+    return (
+        f"{row.plate_name} - {row_label(row.row, row.row_naming)}"
+        f"{column_label(row.column, row.column_naming)}"
+    )
+
+
+def well(item: Any) -> dict[str, Any]:
+    """A tagged well: ``{id, ownerId, plateId, permsCss, name}``."""
+    row = item.row
+    return {
+        "id": row.id,
+        "ownerId": row.owner_id,
+        "plateId": row.plate_id,
+        "permsCss": perms_css(item),
+        "name": well_name(row),
+    }
+
+
+def tagged(found: Any, *, dates: bool) -> dict[str, Any]:
+    """``api/tags/?id=``: the objects a tag is on, then the set's tags under ``tags``."""
+    return {
+        "projects": [node(i) for i in found.projects],
+        "datasets": [node(i) for i in found.datasets],
+        "images": [image(i, dates=dates) for i in found.images],
+        "screens": [node(i) for i in found.screens],
+        "plates": [node(i) for i in found.plates],
+        "acquisitions": [run(i) for i in found.acquisitions],
+        "wells": [well(i) for i in found.wells],
+        "tags": [tag(i) for i in found.tags],
     }
 
 
