@@ -19,6 +19,14 @@ SAVABLE_FIELDS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: The annotation classes ``/m/save/`` creates and replaces on their own, by class name
+#: (the text after ``#`` in ``@type``) -> :attr:`AnnotationSpec.kind`.
+SAVABLE_ANNOTATIONS: dict[str, str] = {
+    "MapAnnotation": "Map",
+    "TagAnnotation": "Tag",
+    "CommentAnnotation": "Comment",
+}
+
 
 @dataclass(slots=True)
 class AnnotationSpec:
@@ -50,3 +58,16 @@ class SaveRequest:
     values: dict[str, str | None]
     group_id: int | None = None
     annotations: list[AnnotationSpec] | None = field(default=None)
+
+
+@dataclass(slots=True)
+class AnnotationSaveRequest:
+    """A create (``annotation.id`` None) or full replace of a standalone annotation.
+
+    A replace sets ``ns``, ``description`` and ``value`` as given: None clears them, and a
+    Map's pairs are replaced in order. ``group_id`` is the group asked for (``?group=`` or
+    ``omero:details.group``), None when the client named none.
+    """
+
+    annotation: AnnotationSpec
+    group_id: int | None = None

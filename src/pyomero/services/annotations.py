@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pyomero.errors import InvalidInput, NotFound, SecurityViolation, ValidationError
-from pyomero.model.commands import AnnotationSpec
+from pyomero.model.commands import AnnotationSaveRequest, AnnotationSpec
 from pyomero.model.entities import Annotation, Experimenter, Paged
 from pyomero.model.permissions import Action, Actor, allowed
 from pyomero.services.accounts import Context, utcnow
@@ -46,6 +46,7 @@ __all__ = [
     "list_annotations",
     "panel",
     "remove_links",
+    "save_annotation",
 ]
 
 #: ``omero.constants.metadata.NSCLIENTMAPANNOTATION``: key-value pairs users edit by hand.
@@ -126,24 +127,27 @@ def _panel(
 def list_annotations(
     ctx: Context,
     *,
-    ann_type: str | None,
+    kind: str | None,
     ns: str | None,
     parents: Targets,
     offset: int,
     limit: int | None,
 ) -> Paged[Annotation]:
+    """One page of readable annotations of ``kind`` (``Tag``, ``Map``...; None: every kind),
+    optionally only those linked to ``parents``, by id."""
     with ctx.instance.db.read() as conn:
         items, total = store.list_annotations(
-            conn, ctx.actor, ann_type=ann_type, ns=ns, parents=parents, offset=offset, limit=limit
+            conn, ctx.actor, kind=kind, ns=ns, parents=parents, offset=offset, limit=limit
         )
     return Paged(items, total, offset, limit)
 
 
-def get_annotation(ctx: Context, annotation_id: int) -> Annotation:
+def get_annotation(ctx: Context, annotation_id: int, *, raw_id: str | None = None) -> Annotation:
+    """A readable annotation; NotFound names the id as the client wrote it (``raw_id``)."""
     with ctx.instance.db.read() as conn:
         found = store.get_annotation(conn, ctx.actor, annotation_id)
     if found is None:
-        raise NotFound(f"Annotation {annotation_id} not found")
+        raise NotFound(f"Annotation {raw_id or annotation_id} not found")
     return found
 
 
@@ -200,9 +204,14 @@ def _check_targets(conn: Any, actor: Actor, targets: Targets) -> int:
     if len(groups) > 1:
         raise ValidationError("the objects to annotate are in different groups")
     (group_id,) = groups
+    _check_member(actor, group_id)
+    return group_id
+
+
+def _check_member(actor: Actor, group_id: int) -> None:
+    """New rows go only into a group the caller belongs to (any group, for an admin)."""
     if actor.is_guest or (group_id not in actor.member_of and not actor.is_admin):
         raise SecurityViolation(f"You are not a member of group {group_id}")
-    return group_id
 
 
 @contextmanager
@@ -502,6 +511,50 @@ def _remove_files(ctx: Context, stored: Sequence[StoredFile]) -> None:
             _file_path(ctx, f.location).unlink(missing_ok=True)
 
 
+def save_annotation(ctx: Context, request: AnnotationSaveRequest) -> Annotation:
+    """Create or fully replace a standalone annotation (``/api/v0/m/save/``).
+
+    A new one goes into the group asked for, else the caller's current group, unlinked. A
+    replace needs OMERO's edit permission; a group named in the request must be the
+    annotation's own, or OMERO's "Cannot read" follows. One transaction: a refusal writes
+    nothing.
+    """
+    spec, actor = request.annotation, ctx.actor
+    name = f"{spec.kind}Annotation"
+    with ctx.instance.db.write() as conn:
+        if spec.id is None:
+            group_id = actor.group_id if request.group_id is None else request.group_id
+            _check_member(actor, group_id)
+            get_group(conn, group_id)  # NotFound for a group that does not exist
+            event = new_event(conn, actor, kind="User", now=utcnow(), session_id=ctx.session_id)
+            annotation_id = writes.insert_annotation(
+                conn, spec, owner_id=actor.user_id, group_id=group_id, event_id=event
+            )
+        else:
+            annotation_id = spec.id
+            row = store.annotation_row(conn, annotation_id)
+            if (
+                row is None
+                or row.discriminator != spec.kind
+                or not _readable(conn, actor, row.owner_id, row.group_id)
+            ):
+                raise NotFound(f"{name} {annotation_id} not found")
+            if request.group_id is not None and request.group_id != row.group_id:
+                raise SecurityViolation(
+                    f"Cannot read ome.model.annotations.{name}:Id_{annotation_id}"
+                )
+            if not _may(conn, actor, Action.EDIT, row.owner_id, row.group_id):
+                raise SecurityViolation(
+                    f"Cannot update ome.model.annotations.{name}:Id_{annotation_id}"
+                )
+            event = new_event(conn, actor, kind="User", now=utcnow(), session_id=ctx.session_id)
+            writes.update_annotation(conn, spec, event_id=event)
+        saved = store.get_annotation(conn, actor, annotation_id)
+    if saved is None:  # the caller wrote it, so reads it; kept for the type checker
+        raise NotFound(f"{name} {annotation_id} not found")
+    return saved
+
+
 # ---------------------------------------------------------------------------- unlink, delete
 
 
@@ -523,13 +576,13 @@ def remove_links(ctx: Context, *, annotation_id: int, parents: Sequence[tuple[st
             store.delete_link(conn, kind, link.id)
 
 
-def delete_annotation(ctx: Context, annotation_id: int) -> Annotation:
+def delete_annotation(ctx: Context, annotation_id: int, *, raw_id: str | None = None) -> Annotation:
     """Delete an annotation with its links (and a file annotation's file); returns it as it was."""
     actor = ctx.actor
     with ctx.instance.db.write() as conn:
         ann = store.get_annotation(conn, actor, annotation_id)
         if ann is None:
-            raise NotFound(f"Annotation {annotation_id} not found")
+            raise NotFound(f"Annotation {raw_id or annotation_id} not found")
         row = store.annotation_row(conn, annotation_id)
         if row is None or not _may(conn, actor, Action.DELETE, row.owner_id, row.group_id):
             raise SecurityViolation(f"Cannot delete Annotation:{annotation_id}: not permitted")

@@ -266,17 +266,17 @@ def list_annotations(
     conn: Connection,
     actor: Actor,
     *,
-    ann_type: str | None = None,
+    kind: str | None = None,
     ns: str | None = None,
     parents: Mapping[str, Sequence[int]] | None = None,
     offset: int = 0,
     limit: int | None = None,
 ) -> tuple[list[Annotation], int]:
-    """Readable annotations (optionally only those linked to given parents) and their count."""
+    """Readable annotations of one ``kind`` (discriminator: ``Tag``, ``Map``...; None: any),
+    optionally only those linked to given parents, by id, and their count."""
     clauses = [readable(actor, annotation)]
-    type_clause = _type_filter(ann_type)
-    if type_clause is not None:
-        clauses.append(type_clause)
+    if kind is not None:
+        clauses.append(annotation.c.discriminator == kind)
     if ns is not None:
         clauses.append(annotation.c.ns == ns)
     for kind, ids in (parents or {}).items():

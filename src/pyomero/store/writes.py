@@ -103,15 +103,9 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
 
 
-def insert_annotation(
-    conn: Connection, spec: AnnotationSpec, *, owner_id: int, group_id: int, event_id: int
-) -> int:
-    """Create a new annotation of any kind from a decoded spec."""
-    values: dict[str, object] = {
-        "discriminator": spec.kind,
-        "ns": spec.ns,
-        "description": spec.description,
-    }
+def _annotation_columns(spec: AnnotationSpec) -> dict[str, object]:
+    """``ns``, ``description`` and the value column of ``spec.kind`` (none for a Map)."""
+    values: dict[str, object] = {"ns": spec.ns, "description": spec.description}
     value = spec.value
     if spec.kind in ("Tag", "Comment", "Xml"):
         values["textvalue"] = value
@@ -126,11 +120,31 @@ def insert_annotation(
     elif spec.kind == "Timestamp":
         values["timevalue"] = None if value is None else _time(int(value))  # type: ignore[call-overload]
     elif spec.kind != "Map":
-        raise ValidationError(f"cannot create a {spec.kind}Annotation here")
+        raise ValidationError(f"cannot write a {spec.kind}Annotation here")
+    return values
+
+
+def _insert_pairs(conn: Connection, annotation_id: int, value: object) -> None:
+    pairs = cast(list[tuple[str, str]], value or [])
+    if pairs:
+        conn.execute(
+            insert(annotation_mapvalue),
+            [
+                {"annotation_id": annotation_id, "index": i, "name": key, "value": text}
+                for i, (key, text) in enumerate(pairs)
+            ],
+        )
+
+
+def insert_annotation(
+    conn: Connection, spec: AnnotationSpec, *, owner_id: int, group_id: int, event_id: int
+) -> int:
+    """Create a new annotation of any kind from a decoded spec."""
     aid = inserted_id(
         conn.execute(
             insert(annotation).values(
-                **values,
+                discriminator=spec.kind,
+                **_annotation_columns(spec),
                 owner_id=owner_id,
                 group_id=group_id,
                 creation_event_id=event_id,
@@ -138,16 +152,26 @@ def insert_annotation(
             )
         )
     )
-    if spec.kind == "Map" and value:
-        pairs = cast(list[tuple[str, str]], value)
-        conn.execute(
-            insert(annotation_mapvalue),
-            [
-                {"annotation_id": aid, "index": i, "name": key, "value": text}
-                for i, (key, text) in enumerate(pairs)
-            ],
-        )
+    if spec.kind == "Map":
+        _insert_pairs(conn, aid, spec.value)
     return aid
+
+
+def update_annotation(conn: Connection, spec: AnnotationSpec, *, event_id: int) -> None:
+    """Replace the namespace, description and value of annotation ``spec.id`` (a full
+    replace: None clears a field; a Map's pairs are replaced in the given order)."""
+    if spec.id is None:
+        raise ValueError("update_annotation: the spec names no annotation")
+    conn.execute(
+        update(annotation)
+        .where(annotation.c.id == spec.id, annotation.c.discriminator == spec.kind)
+        .values(**_annotation_columns(spec), update_event_id=event_id)
+    )
+    if spec.kind == "Map":
+        conn.execute(
+            delete(annotation_mapvalue).where(annotation_mapvalue.c.annotation_id == spec.id)
+        )
+        _insert_pairs(conn, spec.id, spec.value)
 
 
 def link_annotation(

@@ -1,7 +1,8 @@
 """The OMERO JSON API, ``/api/`` (spec/omero-json-api.md).
 
 Routes are built from two declarative tables, ``LIST_ROUTES`` and ``SINGLE_ROUTES``; each
-handler parses, calls one service, encodes with ``wire.marshal`` and returns.
+handler parses, calls one service, encodes with ``wire.marshal`` and returns. The annotation
+routes (``/m/annotations/`` and its typed variants) are in ``web/api_annotations``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
 from pyomero.errors import InvalidInput, LoginFailed, NotLoggedIn
-from pyomero.model.commands import SaveRequest
+from pyomero.model.commands import AnnotationSaveRequest
 from pyomero.model.entities import Paged
 from pyomero.services import accounts, objects
+from pyomero.services import annotations as annotation_service
 from pyomero.services.objects import ListQuery
+from pyomero.web import api_annotations
 from pyomero.web.api_view import ApiCall, endpoint
 from pyomero.web.csrf import COOKIE as CSRF_COOKIE
 from pyomero.web.csrf import mask, new_secret, secret_from_cookie
@@ -274,19 +277,28 @@ def _single_handler(kind: str):
 
 
 def save(call: ApiCall) -> Any:
-    """POST creates (201), PUT replaces (200) a Project, Dataset or Screen."""
+    """POST creates (201), PUT replaces (200) a Project, Dataset or Screen, or (pyomero's
+    extension) a standalone Map, Tag or Comment annotation.
+
+    A container needs a group (``?group=`` or ``omero:details``), as in OMERO; a new
+    annotation without one goes into the caller's current group.
+    """
     try:
         body = orjson.loads(call.body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc}", param="body") from None
     group = params.optional_int(call.query, "group")
-    request: SaveRequest = marshal.decode_save(body, method=call.request.method)
+    request = marshal.decode_save(body, method=call.request.method)
     if group is not None:
         request.group_id = group
+    status = 201 if call.request.method == "POST" else 200
+    if isinstance(request, AnnotationSaveRequest):
+        saved_annotation = annotation_service.save_annotation(call.context, request)
+        data = marshal.encode_annotation(saved_annotation)
+        return json_response({"data": data}, status, callback=call.callback)
     if request.group_id is None:
         raise InvalidInput("Specify Group in omero:details or query parameters ?group=:id")
     saved = objects.save_container(call.context, request)
-    status = 201 if call.request.method == "POST" else 200
     return json_response({"data": marshal.encode(saved)}, status, callback=call.callback)
 
 
@@ -472,4 +484,4 @@ def routes() -> list[Route]:
                 methods=["GET", "DELETE"],
             )
         )
-    return table
+    return table + api_annotations.routes()

@@ -1,5 +1,5 @@
-"""Annotation routes of ``/webclient/`` (the annotate_* forms, ``action/remove|delete``, the
-annotation panel, file downloads) and ``/api/v0/m/annotations/``.
+"""Annotation routes of ``/webclient/``: the annotate_* forms, ``action/remove|delete``, the
+annotation panel, file downloads. The JSON API's annotations are in ``web/api_annotations``.
 
 Each handler parses the request strictly, calls one service in ``services.annotations``
 and encodes with ``wire``. Webclient routes use the webgateway's cycle (login redirect,
@@ -24,12 +24,10 @@ from pyomero.errors import InvalidInput, NotFound, NotLoggedIn, PyomeroError
 from pyomero.services import annotations as service
 from pyomero.services.instance import Instance
 from pyomero.web import csrf
-from pyomero.web.api_view import ApiCall, endpoint
 from pyomero.web.errors import api_error_body, status_of
 from pyomero.web.gateway_downloads import attachment_name
 from pyomero.web.gateway_view import LOGIN_URL, GatewayCall, gateway, jsonp_response
 from pyomero.web.session import authenticate, set_session_cookie
-from pyomero.wire import marshal, params
 from pyomero.wire.annotations import panel_json
 from pyomero.wire.params import parse_int
 
@@ -48,8 +46,6 @@ TARGETS = {
     "acquisition": "plateacquisition",
     "well": "well",
 }
-#: The JSON API's parent filters (``/m/annotations/?image=1``).
-API_PARENTS = {**TARGETS, "plateacquisition": "plateacquisition"}
 #: ``action/<action>/<o_type>/<id>/`` types that name an annotation.
 ANNOTATION_TYPES = frozenset({"tag", "tagset", "comment", "file", "annotation", "map", "rating"})
 
@@ -276,41 +272,6 @@ def _upload(request: Request, instance: Instance, form: Any) -> Response:
     return response
 
 
-# ---------------------------------------------------------------------------- /api/v0/m/annotations/
-
-
-def api_list(call: ApiCall) -> Any:
-    query = call.query
-    page = params.page(
-        query, default_limit=call.settings.api_limit, max_limit=call.settings.api_max_limit
-    )
-    parents = _targets({name: query.getlist(name) for name in API_PARENTS}, API_PARENTS)
-    result = service.list_annotations(
-        call.context,
-        ann_type=query.get("type"),
-        ns=query.get("ns"),
-        parents=parents,
-        offset=page.offset,
-        limit=page.limit,
-    )
-    data = [marshal.encode_annotation(a) for a in result.items]
-    meta = {
-        "offset": result.offset,
-        "limit": result.total if result.limit is None else result.limit,
-        "maxLimit": call.settings.api_max_limit,
-        "totalCount": result.total,
-    }
-    return {"data": data, "meta": meta}
-
-
-def api_single(call: ApiCall) -> Any:
-    raw = call.request.path_params["ann_id"]
-    ann_id = int(raw) if params.fits_long(int(raw)) else -1
-    if call.request.method == "DELETE":
-        return {"data": marshal.encode_annotation(service.delete_annotation(call.context, ann_id))}
-    return {"data": marshal.encode_annotation(service.get_annotation(call.context, ann_id))}
-
-
 def routes() -> list[Route]:
     post = ["POST"]
     return [
@@ -326,10 +287,4 @@ def routes() -> list[Route]:
         ),
         Route(f"{W}/api/annotations/", gateway(api_annotations, kind="json"), methods=["GET"]),
         Route(f"{W}/annotation/{{ann_id:int}}/", gateway(download_annotation), methods=["GET"]),
-        Route("/api/v0/m/annotations/", endpoint(api_list), methods=["GET"]),
-        Route(
-            "/api/v0/m/annotations/{ann_id:digits}/",
-            endpoint(api_single),
-            methods=["GET", "DELETE"],
-        ),
     ]

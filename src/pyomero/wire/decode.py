@@ -20,6 +20,12 @@ What is decoded and what is ignored:
   :data:`ANNOTATION_TYPES`); each becomes an :class:`AnnotationSpec` to link.
 - Child arrays (``Datasets``, ``Images``, ``Plates``), ``url:*`` keys,
   ``omero:childCount`` and any other key are ignored.
+
+A ``MapAnnotation``, ``TagAnnotation`` or ``CommentAnnotation`` body (pyomero's extension,
+see :data:`SAVABLE_ANNOTATIONS`) decodes to an :class:`AnnotationSaveRequest` with the
+same checks: ``@id``, ``omero:details`` and its group as above; ``Namespace`` and
+``Description`` strings or null; ``Value`` a string (Tag, Comment) or a list of
+``[key, value]`` string pairs (Map), or null.
 """
 
 from __future__ import annotations
@@ -28,7 +34,13 @@ import traceback
 from typing import Any
 
 from pyomero.errors import InvalidInput, NotSupported
-from pyomero.model.commands import SAVABLE_FIELDS, AnnotationSpec, SaveRequest
+from pyomero.model.commands import (
+    SAVABLE_ANNOTATIONS,
+    SAVABLE_FIELDS,
+    AnnotationSaveRequest,
+    AnnotationSpec,
+    SaveRequest,
+)
 
 SCHEMA_URL = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
@@ -78,7 +90,7 @@ class DecodeError(InvalidInput):
         self.stacktrace = stacktrace
 
 
-def decode_save(body: object, *, method: str) -> SaveRequest:
+def decode_save(body: object, *, method: str) -> SaveRequest | AnnotationSaveRequest:
     """Check and decode a ``/m/save/`` body; ``method`` is ``"POST"`` or ``"PUT"``.
 
     Raises, in this order: InvalidInput "Need to specify @type attribute" (also for a body
@@ -93,7 +105,7 @@ def decode_save(body: object, *, method: str) -> SaveRequest:
         raise InvalidInput("Need to specify @type attribute", param="@type")
     full_type = body["@type"]
     name = _type_name(full_type)
-    if name not in SAVABLE_FIELDS:
+    if name not in SAVABLE_FIELDS and name not in SAVABLE_ANNOTATIONS:
         verb = "Creation" if method == "POST" else "Update"
         raise NotSupported(f"{verb} of {name} not supported")
     if method == "POST" and "@id" in body:
@@ -103,6 +115,8 @@ def decode_save(body: object, *, method: str) -> SaveRequest:
     if full_type != f"{SCHEMA_URL}#{name}":
         raise InvalidInput(f"No decoder found for type: {full_type}", param="@type")
     try:
+        if name in SAVABLE_ANNOTATIONS:
+            return _decode_annotation(body, SAVABLE_ANNOTATIONS[name])
         return _decode(body, name)
     except (ValueError, TypeError) as exc:
         raise DecodeError(traceback.format_exc()) from exc
@@ -178,21 +192,34 @@ def _group_id(details: object) -> int | None:
     return _int(group.get("@id"), "omero:details.group.@id")
 
 
+def _decode_annotation(body: dict[str, Any], kind: str) -> AnnotationSaveRequest:
+    """A standalone annotation: its fields, then the group of its ``omero:details``."""
+    if "@id" in body:
+        _int(body["@id"], "@id")  # a PUT's ``@id`` may not be null
+    spec = _annotation_spec(body, kind, "")
+    return AnnotationSaveRequest(spec, _group_id(body.get("omero:details")))
+
+
 def _annotation(item: object, index: int) -> AnnotationSpec:
-    where = f"Annotations[{index}]"
+    where = f"Annotations[{index}]."
     if not isinstance(item, dict):
-        raise TypeError(f"{where} must be an object, not {type(item).__name__}")
+        raise TypeError(f"{where[:-1]} must be an object, not {type(item).__name__}")
     kind = ANNOTATION_TYPES.get(item.get("@type"))  # type: ignore[arg-type]
     if kind is None:
-        raise ValueError(f"{where}: no decoder for @type {item.get('@type')!r}")
-    _details(item.get("omero:details"), f"{where}.omero:details")
+        raise ValueError(f"{where[:-1]}: no decoder for @type {item.get('@type')!r}")
+    _details(item.get("omero:details"), f"{where}omero:details")
+    return _annotation_spec(item, kind, where)
+
+
+def _annotation_spec(item: dict[str, Any], kind: str, where: str) -> AnnotationSpec:
+    """``@id``, ``Namespace``, ``Description`` and ``Value``; ``where`` prefixes messages."""
     ann_id = item.get("@id")
     return AnnotationSpec(
         kind=kind,
-        id=None if ann_id is None else _int(ann_id, f"{where}.@id"),
-        ns=_str(item.get("Namespace"), f"{where}.Namespace"),
-        description=_str(item.get("Description"), f"{where}.Description"),
-        value=_annotation_value(kind, item.get("Value"), f"{where}.Value"),
+        id=None if ann_id is None else _int(ann_id, f"{where}@id"),
+        ns=_str(item.get("Namespace"), f"{where}Namespace"),
+        description=_str(item.get("Description"), f"{where}Description"),
+        value=_annotation_value(kind, item.get("Value"), f"{where}Value"),
     )
 
 
