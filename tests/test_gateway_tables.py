@@ -327,3 +327,108 @@ def test_bulkmap_writes_map_annotations(world: World) -> None:
     assert linked == on_image == maps[0]
     assert dict(pairs)["Gene Symbol"] == "G0" and dict(pairs)["Well Name"] == "a1"
     assert "Well" not in dict(pairs)
+
+
+GENE_NS = "openmicroscopy.org/mapr/gene"
+BULKMAP_CONFIG = f"""
+defaults: {{include: no, includeclient: no}}
+columns:
+  - {{name: Score, include: yes, includeclient: yes}}
+  - group:
+      namespace: {GENE_NS}
+      columns:
+        - {{name: Gene Symbol, include: yes, includeclient: yes, omitempty: yes}}
+advanced:
+  primary_group_keys: [{{namespace: {GENE_NS}, keys: [Gene Symbol]}}]
+  well_to_images: yes
+"""
+
+
+def bulkmap(api: ApiClient, target: str, config: str, csv: str | None = None) -> Any:
+    files = {"cfg": ("bulkmap.yml", config.encode())}
+    if csv is not None:
+        files["file"] = ("table.csv", csv.encode())
+    return api.post(POPULATE, params={"target": target, "context": "bulkmap"}, files=files)
+
+
+def _gene_csv(genes: list[str]) -> str:
+    lines = ["Plate,Well,Gene Symbol,Score"]
+    lines += [f"P1,{ROWS[n // 3]}{n % 3 + 1},{gene},{n / 2}" for n, gene in enumerate(genes)]
+    return "\n".join(lines) + "\n"
+
+
+def _links(instance: Instance, kind: str, annotation_id: int) -> list[int]:
+    link = schema.annotation_links[kind]
+    with instance.db.read() as conn:
+        return sorted(conn.scalars(select(link.c.parent).where(link.c.child == annotation_id)))
+
+
+def _ns_of(instance: Instance, ids: list[int]) -> dict[int, str]:
+    ann = schema.annotation
+    with instance.db.read() as conn:
+        return dict(conn.execute(select(ann.c.id, ann.c.ns).where(ann.c.id.in_(ids))).all())
+
+
+def test_bulkmap_configuration_shares_annotations_by_primary_key(world: World) -> None:
+    """omero-metadata's two steps (table, then bulkmap with a configuration), on both
+    backends: one gene annotation per gene, linked to its wells and their images; a second
+    run links to them again without duplicating them or their links."""
+    genes = ["ECT2", "ECT2", "ADE8", "CDK1", "ADE8", "ECT2"]
+    target = f"Plate:{world.plates[0]}"
+    table = populate(world.user1, target, _gene_csv(genes), "csv")
+    assert table.status_code == 200, table.text
+    first = bulkmap(world.user1, target, BULKMAP_CONFIG)
+    assert first.status_code == 200, first.text
+    created = [int(c.split(":")[1]) for c in first.json()["created"]]
+    assert first.json()["linked"] == []
+    namespaces = _ns_of(world.instance, created)
+    gene_maps = [a for a in created if namespaces[a] == GENE_NS]
+    assert len(gene_maps) == 3 and len(created) == 3 + 6  # one Score annotation per row
+    wells, images = world.wells[0], world.images[0]
+    by_gene = {g: [n for n, x in enumerate(genes) if x == g] for g in set(genes)}
+    for annotation in gene_maps:
+        linked_wells = _links(world.instance, "well", annotation)
+        (gene,) = {genes[wells.index(w)] for w in linked_wells}
+        assert linked_wells == sorted(wells[n] for n in by_gene[gene])
+        assert _links(world.instance, "image", annotation) == sorted(
+            images[n] for n in by_gene[gene]
+        )
+    again = bulkmap(world.user1, target, BULKMAP_CONFIG)
+    assert again.status_code == 200, again.text
+    assert sorted(int(c.split(":")[1]) for c in again.json()["linked"]) == sorted(gene_maps)
+    assert len(again.json()["created"]) == 6  # unkeyed annotations are written again
+    for annotation in gene_maps:
+        assert len(_links(world.instance, "well", annotation)) == len(set(
+            _links(world.instance, "well", annotation)))  # fmt: skip
+
+
+def test_bulkmap_refusals_change_nothing(world: World) -> None:
+    target = f"Plate:{world.plates[0]}"
+    before = _counts(world.instance)
+    no_table = bulkmap(world.user1, target, BULKMAP_CONFIG)
+    assert no_table.status_code == 400
+    assert "no bulk-annotation table is attached to Plate:" in no_table.json()["message"]
+    # a row whose gene group is empty is skipped (omero-metadata), but a group with values
+    # and no primary key is refused
+    keyed_score = BULKMAP_CONFIG.replace(  # the gene group also takes Score
+        "omitempty: yes}", "omitempty: yes}\n        - {name: Score, include: yes}"
+    )
+    missing_key = bulkmap(world.user1, target, keyed_score, _gene_csv(["ECT2", ""]))
+    assert missing_key.status_code == 400, missing_key.text
+    assert (
+        "row 2: no value for the primary key(s) ['Gene Symbol']" in (missing_key.json()["message"])
+    )
+    bad = bulkmap(world.user1, target, "columns: [{name: Nope}]\n", _gene_csv(["ECT2"]))
+    assert bad.status_code == 400 and "'Nope' is not in the table" in bad.json()["message"]
+    assert _counts(world.instance) == before and _files(world.instance) == []
+    wrong_context = world.user1.post(
+        POPULATE, params={"target": target, "context": "csv"},
+        files={"file": ("t.csv", _gene_csv(["ECT2"]).encode()), "cfg": ("c.yml", b"{}")},
+    )  # fmt: skip
+    assert wrong_context.status_code == 400
+    assert "needs the bulkmap context" in wrong_context.json()["message"]
+    stray = world.user1.post(
+        POPULATE, params={"target": target}, files={"table": ("t.csv", b"Well\nA1\n")}
+    )
+    assert stray.status_code == 400 and "unknown part 'table'" in stray.json()["message"]
+    assert _counts(world.instance) == before

@@ -25,19 +25,28 @@ def group() -> None:
 @click.option(
     "--file",
     "path",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="the CSV (or an OMERO.tables HDF5 file)",
+    help="the CSV (or an OMERO.tables HDF5 file); bulkmap without it uses the newest table "
+    "on TARGET",
 )
 @click.option("-s", "--server", required=True, help="server URL, or host:port  [port: 4080]")
 @click.option("-u", "--user", "username", required=True, help="user name")
 @click.option("-w", "--password", default=None, help="password (asked if omitted)")
 @click.option(
     "--context",
-    type=click.Choice(["table", "bulkmap"]),
-    default="table",
+    type=click.Choice(["csv", "table", "bulkmap"]),
+    default="csv",
     show_default=True,
-    help="bulkmap also writes each row's values as map annotations on its Well/Image",
+    help="csv (or table): attach the table; bulkmap: write each row's values as map "
+    "annotations on its Well/Image",
+)
+@click.option(
+    "--cfg",
+    "config",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="bulkmap: a YAML configuration (columns, namespaces, primary keys) as for omero-metadata",
 )
 @click.option(
     "--manual_header",
@@ -54,9 +63,13 @@ def populate(
     username: str,
     password: str | None,
     context: str,
+    config: Path | None,
     manual_header: bool,
 ) -> None:
-    """Attach a bulk-annotation table built from --file to TARGET."""
+    """Attach a bulk-annotation table built from --file to TARGET, and/or (bulkmap) write
+    its rows as key-value pairs on the Wells and Images they name."""
+    if path is None and context != "bulkmap":
+        raise click.UsageError("--file is required unless --context bulkmap")
     if password is None:
         password = click.prompt("Password", hide_input=True, default="", show_default=False)
     created = populate_metadata(
@@ -67,6 +80,7 @@ def populate(
         password=password,
         context=context,
         manual_header=manual_header,
+        config=config,
     )
     for name in created:
         click.echo(name)

@@ -2,7 +2,8 @@
 ``POST /pyomero/metadata/populate/``.
 
 Like :mod:`pyomero.client.importer` it logs in as an OMERO.web client does (CSRF token,
-``/api/v0/login/``), then sends the CSV (or OMERO.tables HDF5 file) as the request body.
+``/api/v0/login/``), then sends the CSV (or OMERO.tables HDF5 file) and the bulkmap
+configuration as the parts ``file`` and ``cfg`` of a multipart body.
 The server builds the table and its annotations in one transaction, so an error leaves
 nothing behind; it comes back as a :mod:`pyomero.errors` exception with the server's message.
 """
@@ -61,25 +62,42 @@ def parse_target(text: str) -> tuple[str, int]:
     return kind, int(raw)
 
 
+def _read(path: str | Path | None, param: str) -> bytes | None:
+    if path is None:
+        return None
+    source = Path(path)
+    try:
+        return source.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{source}: {exc.strerror or exc}", param=param) from None
+
+
 def populate_metadata(
     server: str,
-    path: str | Path,
+    path: str | Path | None,
     target: str,
     *,
     username: str,
     password: str,
-    context: str = "table",
+    context: str = "csv",
     manual_header: bool = False,
+    config: str | Path | None = None,
     client: httpx.Client | None = None,
 ) -> list[str]:
-    """Build a bulk-annotation table from ``path`` on ``target`` (``Screen:ID``...);
-    returns what was created (``FileAnnotation:ID``, then ``MapAnnotation:ID``...)."""
+    """omero-metadata's ``populate`` on ``target`` (``Screen:ID``...): a bulk-annotation
+    table from ``path``, and with ``context="bulkmap"`` map annotations (from ``path``'s
+    table, or from the newest one on the target when ``path`` is None), as the YAML
+    ``config`` says. Returns what was created (``FileAnnotation:ID``, ``MapAnnotation:ID``...)
+    and then the existing MapAnnotations it linked (``MapAnnotation:ID (linked)``)."""
     kind, target_id = parse_target(target)
-    source = Path(path)
-    try:
-        content = source.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{source}: {exc.strerror or exc}", param="file") from None
+    files = {
+        name: (Path(source).name, content)
+        for name, source, content in (
+            ("file", path, _read(path, "file")),
+            ("cfg", config, _read(config, "cfg")),
+        )
+        if source is not None and content is not None
+    }
     http = client or httpx.Client(base_url=server_url(server), timeout=None)
     try:
         token = _send(http, "GET", f"{API}/token/").json()["data"]
@@ -102,11 +120,12 @@ def populate_metadata(
                 "context": context,
                 "manual_header": "true" if manual_header else "false",
             },
-            content=content,
-            headers={"X-CSRFToken": token, "Content-Type": "text/csv"},
+            files=files or None,
+            headers={"X-CSRFToken": token},
         )
         _raise_for(response)
-        return [str(c) for c in response.json()["created"]]
+        body = response.json()
+        return [str(c) for c in body["created"]] + [f"{c} (linked)" for c in body["linked"]]
     finally:
         if client is None:
             http.close()

@@ -32,10 +32,18 @@ from pyomero.model.commands import AnnotationSpec
 from pyomero.model.permissions import Action, Actor, allowed
 from pyomero.services.accounts import Context, utcnow
 from pyomero.services.instance import Instance
+from pyomero.store import annotations as annotation_store
 from pyomero.store import tables as store
 from pyomero.store import writes
 from pyomero.store.accounts import get_group, new_event
 from pyomero.tables import query as tq
+from pyomero.tables.bulkmap import (
+    COLUMN_DEFAULTS,
+    BulkmapConfig,
+    MapPlan,
+    output_groups,
+    parse_config,
+)
 from pyomero.tables.csv_populate import columns_from_csv
 from pyomero.tables.storage import (
     ID_KINDS,
@@ -86,10 +94,15 @@ class QueryResult:
 
 @dataclass(frozen=True, slots=True)
 class Populated:
-    file_annotation: int
-    original_file: int
+    """What a populate made: the table's FileAnnotation and OriginalFile (None when a bulkmap
+    used a table already attached), its rows, the MapAnnotations created, and existing ones
+    (sharing a primary key) extended or linked."""
+
+    file_annotation: int | None
+    original_file: int | None
     rows: int
     map_annotations: list[int] = field(default_factory=list)
+    linked_annotations: list[int] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- object paths
@@ -150,7 +163,11 @@ def _load(path: Path) -> BulkTable:
 def open_table(ctx: Context, file_id: int) -> BulkTable:
     """A readable OMERO.tables file; ``Table <id> not found`` for anything else."""
     with ctx.instance.db.read() as conn:
-        row = store.table_file(conn, ctx.actor, file_id)
+        return _table_of(ctx, conn, file_id)
+
+
+def _table_of(ctx: Context, conn: Connection, file_id: int) -> BulkTable:
+    row = store.table_file(conn, ctx.actor, file_id)
     if row is None or row.mimetype != MIMETYPE:
         raise TableError(f"Table {file_id} not found")
     path = Path(row.location)
@@ -334,27 +351,40 @@ def _check_target(conn: Connection, actor: Actor, kind: str, target_id: int) -> 
     return row
 
 
+CONTEXTS = ("csv", "table", "bulkmap")
+
+
 def populate(
     ctx: Context,
     *,
     target: str,
     target_id: int,
-    content: bytes,
-    context: str = "table",
+    content: bytes | None,
+    context: str = "csv",
     manual_header: bool = False,
+    config: bytes | None = None,
 ) -> Populated:
-    """Attach a bulk-annotation table made from ``content`` (a CSV, or an OMERO.tables HDF5
-    file) to ``target``; ``context="bulkmap"`` also writes map annotations. A CSV without a
-    ``# header`` row has its column types detected, unless ``manual_header``."""
-    if context not in ("table", "bulkmap"):
-        raise InvalidInput(f"unknown context {context!r}; use table or bulkmap", param="context")
-    if not content:
+    """omero-metadata's ``populate`` on ``target``, in one transaction.
+
+    ``csv`` (or ``table``) attaches a bulk-annotation table made from ``content`` (a CSV, or
+    an OMERO.tables HDF5 file); a CSV without a ``# header`` row has its column types
+    detected, unless ``manual_header``. ``bulkmap`` writes map annotations from a table:
+    from ``content`` (attached first, as with ``csv``) or else from the newest table already
+    on the target, as the YAML ``config`` says (see :mod:`pyomero.tables.bulkmap`), or
+    without one each row's value columns in the bulk-annotation namespace.
+    """
+    if context not in CONTEXTS:
+        raise InvalidInput(
+            f"unknown context {context!r}; use {', '.join(CONTEXTS)}", param="context"
+        )
+    rules = _bulkmap_config(config, context)
+    if not content and context != "bulkmap":
         raise InvalidInput("the file is empty", param="file")
     table: BulkTable | None = None
     csv_text = ""
-    if is_hdf5(content):
+    if content and is_hdf5(content):
         table = read_hdf5(io.BytesIO(content))
-    else:
+    elif content:
         try:
             csv_text = content.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -365,72 +395,119 @@ def populate(
     try:
         with ctx.instance.db.write() as conn:
             row = _check_target(conn, ctx.actor, target, target_id)
-            if table is None:
-                resolver = store.TargetObjects(conn, ctx.actor, target, target_id)
-                columns = columns_from_csv(
-                    csv_text,
-                    target=target,
-                    resolver=resolver,
-                    target_name=row.name,
-                    manual_header=manual_header,
-                )
-                table = build_table(columns)
-            data = to_parquet(table)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".part")
-            temporary.write_bytes(data)
-            os.replace(temporary, path)
-            return _attach(conn, ctx, row, target, table, data, location, context)
+            event = new_event(
+                conn, ctx.actor, kind="Internal", now=utcnow(), session_id=ctx.session_id
+            )
+            who = {"owner_id": ctx.actor.user_id, "group_id": row.group_id, "event_id": event}
+            done = Populated(None, None, 0)
+            if content:
+                if table is None:
+                    resolver = store.TargetObjects(conn, ctx.actor, target, target_id)
+                    columns = columns_from_csv(
+                        csv_text, target=target, resolver=resolver, target_name=row.name,
+                        manual_header=manual_header,
+                    )  # fmt: skip
+                    table = build_table(columns)
+                data = to_parquet(table)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = path.with_suffix(".part")
+                temporary.write_bytes(data)
+                os.replace(temporary, path)
+                done = _attach(conn, row, target, table, data, location, who)
+            if context == "bulkmap":
+                if table is None:
+                    table = _newest_table(ctx, conn, target, target_id)
+                created, linked = _bulkmap(conn, ctx.actor, table, who, rules)
+                done = replace(done, map_annotations=created, linked_annotations=linked)
+            return done
     except BaseException:
         path.unlink(missing_ok=True)
         path.with_suffix(".part").unlink(missing_ok=True)
         raise
 
 
+def _bulkmap_config(config: bytes | None, context: str) -> BulkmapConfig | None:
+    if config is None:
+        return None
+    if context != "bulkmap":
+        raise InvalidInput("a bulkmap configuration needs the bulkmap context", param="cfg")
+    try:
+        return parse_config(config.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InvalidInput("the bulkmap configuration is not UTF-8 text", param="cfg") from None
+
+
 def _attach(
-    conn: Connection, ctx: Context, target_row: Any, target: str, table: BulkTable,
-    data: bytes, location: str, context: str,
+    conn: Connection, target_row: Any, target: str, table: BulkTable, data: bytes,
+    location: str, who: dict[str, int],
 ) -> Populated:  # fmt: skip
-    actor, group_id = ctx.actor, target_row.group_id
-    event = new_event(conn, actor, kind="Internal", now=utcnow(), session_id=ctx.session_id)
-    details = {"owner_id": actor.user_id, "group_id": group_id,
-               "creation_event_id": event, "update_event_id": event}  # fmt: skip
+    details = {"owner_id": who["owner_id"], "group_id": who["group_id"],
+               "creation_event_id": who["event_id"], "update_event_id": who["event_id"]}  # fmt: skip
     file_id, annotation_id = store.insert_table_file(
         conn, name=TABLE_NAME, size=len(data), sha1=hashlib.sha1(data).hexdigest(),
         location=location, details=details,
     )  # fmt: skip
-    who = {"owner_id": actor.user_id, "group_id": group_id, "event_id": event}
     writes.link_annotation(conn, target.lower(), target_row.id, annotation_id, **who)
-    maps = _bulkmap(conn, actor, table, who) if context == "bulkmap" else []
-    return Populated(annotation_id, file_id, table.row_count, maps)
+    return Populated(annotation_id, file_id, table.row_count)
 
 
-def _bulkmap(conn: Connection, actor: Actor, table: BulkTable, who: dict[str, int]) -> list[int]:
-    """omero-metadata's ``BulkToMapAnnotationContext`` without a configuration: one
-    MapAnnotation (bulk namespace) per row with its value columns, linked to the row's Well
-    and that well's images (``well_to_images``), or to its Image."""
+def _newest_table(ctx: Context, conn: Connection, target: str, target_id: int) -> BulkTable:
+    """The table of the newest bulk-annotation file on the target (omero-metadata's
+    ``get_bulk_annotation_file``)."""
+    found = store.bulk_files(conn, ctx.actor, target, [target_id])
+    if not found:
+        raise InvalidInput(
+            f"no bulk-annotation table is attached to {target}:{target_id}; "
+            "populate one first or give --file",
+            param="file",
+        )
+    return _table_of(ctx, conn, found[-1].file)
+
+
+def _default_rules(table: BulkTable) -> BulkmapConfig:
+    """Without a configuration: every value column (not the id columns) in the bulk
+    namespace, wells sharing their annotation with their images."""
+    excluded = tuple(
+        {**COLUMN_DEFAULTS, "name": c.name, "include": False, "includeclient": False}
+        for c in table.columns
+        if c.kind in ID_KINDS
+    )
+    return BulkmapConfig(
+        defaults=dict(COLUMN_DEFAULTS), columns=excluded, groups=(), primary_keys={},
+        well_to_images=True,
+    )  # fmt: skip
+
+
+def _bulkmap(
+    conn: Connection, actor: Actor, table: BulkTable, who: dict[str, int],
+    rules: BulkmapConfig | None,
+) -> tuple[list[int], list[int]]:  # fmt: skip
+    """omero-metadata's ``BulkToMapAnnotationContext``: map annotations on the Wells and
+    Images each row names. Returns the created and the extended-or-linked annotations."""
+    rules = rules or _default_rules(table)
+    groups = output_groups(rules, [c.name for c in table.columns])
     id_columns = [
-        (i, c) for i, c in enumerate(table.columns) if c.kind in ("WellColumn", "ImageColumn")
-    ]
-    values = [
-        (c.name, table.column_values(i))
+        (c.kind, table.column_values(i))
         for i, c in enumerate(table.columns)
-        if c.kind not in ID_KINDS
+        if c.kind in ("WellColumn", "ImageColumn")
     ]
-    if not id_columns or not values:
-        return []
-    well_ids = {v for i, c in id_columns if c.kind == "WellColumn" for v in table.column_values(i)}
-    well_images = store.well_images(conn, list(well_ids))
-    _check_annotatable(conn, actor, well_ids, {v for i, c in id_columns if c.kind == "ImageColumn"
-                                                for v in table.column_values(i)} | {
-        i for ids in well_images.values() for i in ids})  # fmt: skip
-    created = []
-    columns = [(i, c.kind, table.column_values(i)) for i, c in id_columns]
+    if not id_columns:
+        return [], []
+    wells = {int(v) for kind, values in id_columns if kind == "WellColumn" for v in values}
+    images = {int(v) for kind, values in id_columns if kind == "ImageColumn" for v in values}
+    well_images = store.well_images(conn, list(wells)) if rules.well_to_images else {}
+    images |= {i for ids in well_images.values() for i in ids}
+    _check_annotatable(conn, actor, wells, images)
+    plan = MapPlan(rules.primary_keys)
+    existing = store.maps_in_namespaces(conn, actor, who["group_id"], list(rules.primary_keys))
+    for found in existing:
+        plan.seed(found.id, found.ns, found.pairs)
+    owners = {found.id: found.owner_id for found in existing}
+    columns = [table.column_values(i) for i in range(len(table.columns))]
     for n in range(table.row_count):
-        pairs = [(name, _text(vals[n])) for name, vals in values]
         targets: list[tuple[str, int]] = []
-        for _, kind, vals in columns:
-            oid = int(vals[n])
+        for kind, values in id_columns:
+            oid = int(values[n])
             if oid <= 0:
                 continue
             if kind == "WellColumn":
@@ -440,14 +517,50 @@ def _bulkmap(conn: Connection, actor: Actor, table: BulkTable, who: dict[str, in
                 targets.append(("image", oid))
         if not targets:
             continue
-        spec = AnnotationSpec(kind="Map", ns=NS_BULK, value=pairs)
-        aid = writes.insert_annotation(
-            conn, spec, **{k: who[k] for k in ("owner_id", "group_id", "event_id")}
-        )
-        for parent_type, oid in dict.fromkeys(targets):
-            writes.link_annotation(conn, parent_type, oid, aid, **who)
-        created.append(aid)
-    return created
+        row = [values[n] for values in columns]
+        for group in groups:
+            try:
+                plan.add(group.namespace, group.pairs(row), targets)
+            except KeyError as missing:
+                if rules.ignore_missing_primary_key:
+                    continue
+                raise InvalidInput(
+                    f"row {n + 1}: no value for the primary key(s) {missing.args[0]} of "
+                    f"{group.namespace}; nothing was created",
+                    param="cfg",
+                ) from None
+    return _write_plan(conn, actor, plan, owners, who)
+
+
+def _write_plan(
+    conn: Connection, actor: Actor, plan: MapPlan, owners: dict[int, int], who: dict[str, int]
+) -> tuple[list[int], list[int]]:
+    created: list[int] = []
+    linked: list[int] = []
+    details = {k: who[k] for k in ("owner_id", "group_id", "event_id")}
+    for planned in plan.annotations():
+        if planned.existing_id is None:
+            spec = AnnotationSpec(kind="Map", ns=planned.namespace, value=planned.pairs)
+            annotation_id = writes.insert_annotation(conn, spec, **details)
+            created.append(annotation_id)
+            already: set[tuple[str, int]] = set()
+        else:
+            annotation_id = planned.existing_id
+            if planned.changed:
+                if not _may(conn, actor, Action.EDIT, owners[annotation_id], who["group_id"]):
+                    raise SecurityViolation(
+                        f"Cannot add pairs to MapAnnotation:{annotation_id} of "
+                        f"{planned.namespace}: not permitted"
+                    )
+                annotation_store.replace_map_values(
+                    conn, annotation_id, planned.pairs, event_id=who["event_id"]
+                )
+            already = store.linked_parents(conn, annotation_id)
+            linked.append(annotation_id)
+        for parent_type, parent_id in planned.parents:
+            if (parent_type, parent_id) not in already:
+                writes.link_annotation(conn, parent_type, parent_id, annotation_id, **who)
+    return created, linked
 
 
 def _check_annotatable(conn: Connection, actor: Actor, wells: set[int], images: set[int]) -> None:
@@ -456,7 +569,3 @@ def _check_annotatable(conn: Connection, actor: Actor, wells: set[int], images: 
     for owner_id, group_id in store.owner_group_pairs(conn, list(wells), list(images)):
         if not _may(conn, actor, Action.ANNOTATE, owner_id, group_id):
             raise SecurityViolation("Cannot annotate the wells and images this table names")
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table, insert, or_, select
 
 from pyomero.model.permissions import Actor
 from pyomero.store import schema as s
+from pyomero.store.annotations import map_values
 from pyomero.store.db import inserted_id
 from pyomero.store.visibility import readable
 
@@ -232,9 +233,11 @@ class TargetObjects:
                 .where(dil.c.parent.in_(list(self.datasets)), readable(actor, im))
             ):  # fmt: skip
                 self.images[iid] = (name, did)
-        if self.images:
-            self.rois = dict(conn.execute(
-                select(s.roi.c.id, s.roi.c.name).where(s.roi.c.image.in_(list(self.images)))
+        images = list(self.images)
+        for start in range(0, len(images), 10_000):  # PostgreSQL takes 65,535 parameters
+            self.rois.update(conn.execute(
+                select(s.roi.c.id, s.roi.c.name)
+                .where(s.roi.c.image.in_(images[start : start + 10_000]))
             ).all())  # fmt: skip
         self.single_plate = next(iter(self.plates)) if len(self.plates) == 1 else None
 
@@ -321,3 +324,47 @@ def owner_group_pairs(
                 )
             }
     return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceMap:
+    """A MapAnnotation a bulkmap run may share: its namespace, owner and pairs in order."""
+
+    id: int
+    ns: str
+    owner_id: int
+    group_id: int
+    pairs: list[tuple[str, str]]
+
+
+def maps_in_namespaces(
+    conn: Connection, actor: Actor, group_id: int, namespaces: Sequence[str]
+) -> list[NamespaceMap]:
+    """The readable MapAnnotations of ``group_id`` in ``namespaces``, oldest first."""
+    if not namespaces:
+        return []
+    ann = s.annotation
+    rows = conn.execute(
+        select(ann.c.id, ann.c.ns, ann.c.owner_id, ann.c.group_id)
+        .where(
+            ann.c.discriminator == "Map",
+            ann.c.ns.in_(list(namespaces)),
+            ann.c.group_id == group_id,
+            readable(actor, ann),
+        )
+        .order_by(ann.c.id)
+    ).all()
+    pairs = map_values(conn, [r.id for r in rows])
+    return [NamespaceMap(r.id, r.ns, r.owner_id, r.group_id, pairs.get(r.id, [])) for r in rows]
+
+
+def linked_parents(conn: Connection, annotation_id: int) -> set[tuple[str, int]]:
+    """The (type, id) of Wells and Images an annotation is already linked to."""
+    found: set[tuple[str, int]] = set()
+    for kind in ("well", "image"):
+        link = s.annotation_links[kind]
+        found |= {
+            (kind, parent)
+            for parent in conn.scalars(select(link.c.parent).where(link.c.child == annotation_id))
+        }
+    return found

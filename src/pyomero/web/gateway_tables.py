@@ -7,16 +7,21 @@ clients test for, so a :class:`~pyomero.services.tables.TableError` becomes that
 Bad integers (``offset``, ``limit``, ``start``) are a 400 rather than OMERO's 500.
 
 ``POST /pyomero/metadata/populate/`` is pyomero's own (OMERO populates over Ice): the body
-is the CSV (or an OMERO.tables HDF5 file), ``?target=Screen:ID`` and ``?context=bulkmap``
-say where and how. It runs in the JSON API's request cycle (CSRF, login, ``{"message"}``).
+is the CSV (or an OMERO.tables HDF5 file), or ``multipart/form-data`` with the parts
+``file`` and ``cfg`` (a bulkmap YAML configuration), each optional; ``?target=Screen:ID``,
+``?context=csv|bulkmap`` and ``?manual_header=true`` say where and how. It runs in the JSON
+API's request cycle (CSRF, login, ``{"message"}``).
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any
 
+import python_multipart
+from python_multipart.exceptions import FormParserError
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -187,26 +192,67 @@ def _target(raw: str | None) -> tuple[str, int]:
 
 
 def populate(call: ApiCall) -> Any:
-    """The CSV (or HDF5) body becomes a table on ``?target=``; answers what was created."""
+    """A table (and map annotations) on ``?target=``; answers what was created or linked."""
     kind, target_id = _target(call.query.get("target"))
-    context = call.query.get("context", "table")
     manual = call.query.get("manual_header", "false")
     if manual not in ("true", "false"):
         raise InvalidInput("manual_header must be true or false", param="manual_header")
+    parts = _populate_parts(call)
     done = tables.populate(
         call.context,
         target=kind,
         target_id=target_id,
-        content=call.body,
-        context=context,
+        content=parts.get("file"),
+        context=call.query.get("context", "csv"),
         manual_header=manual == "true",
+        config=parts.get("cfg"),
     )
+    created = [f"FileAnnotation:{done.file_annotation}"] if done.file_annotation else []
     return {
-        "created": [f"FileAnnotation:{done.file_annotation}"]
-        + [f"MapAnnotation:{m}" for m in done.map_annotations],
+        "created": created + [f"MapAnnotation:{m}" for m in done.map_annotations],
+        "linked": [f"MapAnnotation:{m}" for m in done.linked_annotations],
         "file": done.original_file,
         "rows": done.rows,
     }
+
+
+POPULATE_PARTS = ("file", "cfg")
+
+
+def _populate_parts(call: ApiCall) -> dict[str, bytes]:
+    """The ``file`` and ``cfg`` of a multipart body, or the whole body as ``file``."""
+    content_type = call.request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "multipart/form-data":
+        return {"file": call.body} if call.body else {}
+    found: dict[str, bytes] = {}
+    problems: list[str] = []
+
+    def keep(name: bytes | None, value: bytes) -> None:
+        key = (name or b"").decode("utf-8", "replace")
+        if key not in POPULATE_PARTS:
+            problems.append(f"unknown part {key!r} (expected {', '.join(POPULATE_PARTS)})")
+        elif key in found:
+            problems.append(f"the part {key!r} appears twice")
+        else:
+            found[key] = value
+
+    def on_file(part: Any) -> None:
+        part.file_object.seek(0)
+        keep(part.field_name, part.file_object.read())
+        part.close()
+
+    try:
+        python_multipart.parse_form(
+            {"Content-Type": content_type.encode("latin-1")},
+            io.BytesIO(call.body),
+            lambda part: keep(part.field_name, part.value or b""),
+            on_file,
+        )
+    except (FormParserError, ValueError) as exc:
+        raise InvalidInput(f"the multipart body does not parse: {exc}", param="file") from None
+    if problems:
+        raise InvalidInput(problems[0], param="file")
+    return found
 
 
 def routes() -> list[Route]:
