@@ -10,20 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import column, func, select, table
 
 from apidata import add_images, add_plate, new_group, new_user
 from pyomero.model.commands import AnnotationSpec
 from pyomero.model.permissions import Actor, GroupLevel, can_read
+from pyomero.store import annotations as store_annotations
 from pyomero.store import bulk, schema, writes
 from pyomero.store.accounts import load_actor
 from pyomero.store.bulk import insert_map_annotations
+from pyomero.store.migrate import alembic_config
 from pyomero.store.search import (
     PAGE_SIZE,
     Filter,
     Query,
+    _counted_buckets,
     documents,
     keys,
+    scanned_buckets,
     search,
     value_buckets,
     value_search,
@@ -244,3 +249,175 @@ def test_images_match_through_their_screen(lab):
     assert ids(inst, alice, on_screen, "screen") == [screen_id]
     study = Query((Filter("contains", "", None),), study="IDR0001-screenA")
     assert ids(inst, alice, study) == []  # the plate's images carry no pairs
+
+
+def test_values_longer_than_an_index_entry_are_stored_and_found(lab):
+    """A 10,000-character value: PostgreSQL refused it while the B-tree held whole values;
+    the index holds a prefix now, and exact search still decides on the whole value."""
+    inst, im = lab["instance"], lab["images"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    alice = actor(inst, lab["alice"], gid)
+    head = "".join(chr(ord("a") + n % 26) for n in range(300))
+    long_value = head + "Needle-in-the-middle" + "x" * (10_000 - 300 - 20)
+    assert len(long_value) == 10_000
+    annotate(inst, uid, gid, "image", im[3], [("Protocol", long_value)])
+    # same first 300 characters (more than the indexed prefix), different afterwards
+    annotate(inst, uid, gid, "image", im[2], [("Protocol", head + "y" * 9_700)])
+    assert ids(inst, alice, one("equals", long_value, "Protocol")) == [im[3]]
+    assert ids(inst, alice, one("equals", long_value.upper(), "protocol")) == [im[3]]
+    assert (
+        ids(inst, alice, one("equals", long_value.upper(), "Protocol", case_sensitive=True)) == []
+    )
+    assert ids(inst, alice, one("equals", head, "Protocol")) == []
+    assert ids(inst, alice, one("in", (long_value, "nothing"), "Protocol")) == [im[3]]
+    assert ids(inst, alice, one("not_equals", long_value, "Protocol")) == [im[2]]
+    assert ids(inst, alice, one("contains", "needle-in-the", "Protocol")) == [im[3]]
+    assert ids(inst, alice, one("contains", "Needle-in", "Protocol", case_sensitive=True)) == [
+        im[3]
+    ]
+    assert ids(inst, alice, one("contains", head[100:140], "Protocol")) == im[2:4]
+    with inst.db.read() as conn:
+        buckets, total = value_buckets(conn, alice, "image", "Protocol")
+        (doc,) = documents(conn, alice, "image", [im[3]])
+    assert total == 2 and sorted(len(b.value) for b in buckets) == [10_000, 10_000]
+    assert ("Protocol", long_value, 0) in doc.key_values
+
+
+def _buckets(inst: Any, who: Actor, key: str, resource: str = "image") -> tuple[Any, Any]:
+    """(summed from the counts, or None when they cannot answer; counted over the pairs)."""
+    with inst.db.read() as conn:
+        counted = _counted_buckets(conn, who, resource, key)
+        scanned = scanned_buckets(conn, who, resource, key)
+    if counted is not None:
+        counted = ({(b.key, b.value, b.count) for b in counted[0]}, counted[1])
+    return counted, ({(b.key, b.value, b.count) for b in scanned[0]}, scanned[1])
+
+
+def _assert_counts_exact(inst: Any, lab: dict, key: str = "Gene Symbol") -> None:
+    for user, group in ((lab["alice"], lab["gid"]), (lab["bob"], lab["sid"])):
+        counted, scanned = _buckets(inst, actor(inst, user, group), key)
+        assert counted == scanned
+
+
+def test_value_counts_stay_exact_through_writes_and_deletes(lab):
+    """The trigger-kept counts answer ``searchvaluesusingkey`` and agree with the scan after
+    every kind of write: add, replace, link, unlink, delete the annotation, the object."""
+    inst, im = lab["instance"], lab["images"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    alice = actor(inst, lab["alice"], gid)
+    counted, _ = _buckets(inst, alice, "Gene Symbol")
+    assert counted == ({("Gene Symbol", "ade8", 2), ("Gene Symbol", "cdc42", 1)}, 3)
+    _assert_counts_exact(inst, lab)
+    # bob's private pair is counted, but only for bob
+    bob = actor(inst, lab["bob"], lab["sid"])
+    assert _buckets(inst, bob, "Gene Symbol")[0] == ({("Gene Symbol", "ade8", 1)}, 1)
+    assert _buckets(inst, alice, "Secret")[0] == (set(), 0)
+    (extra,) = add_images(inst, uid, gid, ["e"])
+    # visible at once after a save
+    aid = annotate(inst, uid, gid, "image", im[3], [("Gene Symbol", "TP53")])
+    assert _buckets(inst, alice, "gene symbol")[0] == (
+        {("Gene Symbol", "ade8", 2), ("Gene Symbol", "cdc42", 1), ("Gene Symbol", "tp53", 1)},
+        4,
+    )
+    _assert_counts_exact(inst, lab)
+    with inst.db.write() as conn:  # replace the pairs (the annotate_map path)
+        event = bulk.new_event(conn, owner_id=uid, group_id=gid)
+        store_annotations.replace_map_values(conn, aid, [("Gene Symbol", "BRCA1")], event_id=event)
+    assert ("Gene Symbol", "brca1", 1) in _buckets(inst, alice, "Gene Symbol")[0][0]
+    _assert_counts_exact(inst, lab)
+    with inst.db.write() as conn:  # link the same annotation to a second image
+        event = bulk.new_event(conn, owner_id=uid, group_id=gid)
+        link_id = writes.link_annotation(
+            conn, "image", extra, aid, owner_id=uid, group_id=gid, event_id=event
+        )
+    assert ("Gene Symbol", "brca1", 2) in _buckets(inst, alice, "Gene Symbol")[0][0]
+    _assert_counts_exact(inst, lab)
+    with inst.db.write() as conn:  # unlink it again
+        store_annotations.delete_link(conn, "image", link_id)
+    assert ("Gene Symbol", "brca1", 1) in _buckets(inst, alice, "Gene Symbol")[0][0]
+    _assert_counts_exact(inst, lab)
+    with inst.db.write() as conn:  # delete the annotation: its pairs and link cascade
+        store_annotations.delete_annotation(conn, aid)
+    assert _buckets(inst, alice, "Gene Symbol")[0] == (
+        {("Gene Symbol", "ade8", 2), ("Gene Symbol", "cdc42", 1)},
+        3,
+    )
+    _assert_counts_exact(inst, lab)
+    with inst.db.write() as conn:  # delete an image: its links cascade
+        writes.delete_object(conn, "image", im[0])
+    assert _buckets(inst, alice, "Gene Symbol")[0] == (
+        {("Gene Symbol", "ade8", 1), ("Gene Symbol", "cdc42", 1)},
+        2,
+    )
+    _assert_counts_exact(inst, lab)
+    # and the count rows left are exactly the triples left
+    with inst.db.read() as conn:
+        counted = conn.scalar(
+            select(func.sum(column("objects"))).select_from(table(schema.MAPVALUE_COUNT))
+        )
+        pairs = conn.scalar(
+            select(func.count())
+            .select_from(schema.annotation_mapvalue)
+            .join(
+                schema.annotation_links["image"],
+                schema.annotation_links["image"].c.child
+                == schema.annotation_mapvalue.c.annotation_id,
+            )
+        )
+    assert counted == pairs
+
+
+def test_repeated_keys_and_long_values_fall_back_to_the_scan(lab):
+    """An object holding a key twice, or a value too long to count: the counts step aside
+    and the scan answers, still exact."""
+    inst, im = lab["instance"], lab["images"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    alice = actor(inst, lab["alice"], gid)
+    annotate(inst, uid, gid, "image", im[0], [("Gene Symbol", "ade8")])  # im[0] had ADE8
+    counted, scanned = _buckets(inst, alice, "Gene Symbol")
+    assert counted is None
+    assert scanned == ({("Gene Symbol", "ade8", 2), ("Gene Symbol", "cdc42", 1)}, 3)
+    with inst.db.read() as conn:
+        buckets, total = value_buckets(conn, alice, "image", "Gene Symbol")
+    assert total == 3 and {(b.value, b.count) for b in buckets} == {("ade8", 2), ("cdc42", 1)}
+    annotate(inst, uid, gid, "image", im[1], [("Note", "n" * (schema.MAPVALUE_COUNT_LIMIT + 1))])
+    annotate(inst, uid, gid, "image", im[2], [("Note", "short")])
+    counted, scanned = _buckets(inst, alice, "Note")
+    assert counted is None and scanned[1] == 2
+
+
+def test_value_counts_of_data_written_before_the_migration(lab):
+    """Migration 0005 counts the pairs already there, and marks keys held twice."""
+    inst, im = lab["instance"], lab["images"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    alice = actor(inst, lab["alice"], gid)
+    annotate(inst, uid, gid, "image", im[3], [("Organism", "Homo sapiens")])  # im[3] had one
+    before = {key: _buckets(inst, alice, key) for key in ("Gene Symbol", "Organism")}
+    assert before["Organism"][0] is None  # repeated: the scan answers
+    config = alembic_config(inst.db)
+    command.downgrade(config, "0004")
+    command.upgrade(config, "head")
+    for key, (counted, scanned) in before.items():
+        assert _buckets(inst, alice, key) == (counted, scanned)
+    _assert_counts_exact(inst, lab)
+
+
+def test_bulk_loaded_pairs_are_indexed_and_counted(lab):
+    """``bulk.load_map_annotations`` (the benchmark's loader) goes through the same triggers:
+    its pairs are found by exact and substring search and counted per value."""
+    inst = lab["instance"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    new = add_images(inst, uid, gid, [f"n{i}" for i in range(30)], with_pixels=False)
+    with inst.db.write() as conn:
+        event = bulk.new_event(conn, owner_id=uid, group_id=gid)
+        made = bulk.load_map_annotations(
+            conn, owner_id=uid, group_id=gid, event_id=event, resource="image",
+            annotations=[(i, [("Screen Gene", f"GENE{n % 3}"), ("Cell", "HeLa")])
+                         for n, i in enumerate(new)],
+        )  # fmt: skip
+    assert made == 30
+    alice = actor(inst, lab["alice"], gid)
+    assert ids(inst, alice, one("equals", "gene1", "Screen Gene")) == new[1::3]
+    assert ids(inst, alice, one("contains", "ENE2", "Screen Gene")) == new[2::3]
+    counted, scanned = _buckets(inst, alice, "screen gene")
+    assert counted == scanned == ({("Screen Gene", f"gene{n}", 10) for n in range(3)}, 30)

@@ -8,6 +8,8 @@ Alembic migrations in ``store/migrations`` create these tables; this module is t
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal_column,
 )
 
 NAMING = {
@@ -455,7 +458,11 @@ annotation_links = {
     name: _link_table(f"{name}annotationlink", name, "annotation") for name in ANNOTATABLE
 }
 
-# -- key-value search (migration 0003) -------------------------------------------------------
+#: Tag sets (TagAnnotations with ns ``openmicroscopy.org/omero/insight/tagset``) hold their
+#: tags through OMERO's AnnotationAnnotationLink: parent the set, child the tag (migration 0006).
+annotationannotationlink = _link_table("annotationannotationlink", "annotation", "annotation")
+
+# -- key-value search (migrations 0003, 0004) ----------------------------------------------
 #
 # The IDR search engine matches keys and values without regard to case, so the B-tree is on
 # the lower-cased pair: it serves exact, ``in`` and range searches and the per-key value
@@ -463,10 +470,23 @@ annotation_links = {
 # table with the trigram tokenizer on SQLite (external content, kept in step by triggers),
 # a pg_trgm GIN index on ``lower(value)`` on PostgreSQL. Both live inside the database, so a
 # pair is searchable the moment its transaction commits.
+#
+# The B-tree holds a bounded prefix of the value (migration 0004): PostgreSQL refuses an index
+# entry over about 2.7 KB, and a map value may be far longer. Searches match the prefix through
+# the index and recheck the whole value.
+MAPVALUE_PREFIX = 256
+
+
+def mapvalue_prefix(value: Any) -> Any:
+    """``lower(substr(value, 1, MAPVALUE_PREFIX))``, with its constants inline so that both
+    planners recognise the index expression."""
+    return func.lower(func.substr(value, literal_column("1"), literal_column(str(MAPVALUE_PREFIX))))
+
+
 Index(
-    "ix_annotation_mapvalue_lower_name_value",
+    "ix_annotation_mapvalue_lower_name_value_prefix",
     func.lower(annotation_mapvalue.c.name),
-    func.lower(annotation_mapvalue.c.value),
+    mapvalue_prefix(annotation_mapvalue.c.value),
 )
 
 #: The SQLite FTS5 table over ``annotation_mapvalue.value`` (and its shadow tables) and the
@@ -474,9 +494,15 @@ Index(
 #: (autogenerate, the migration test) must skip them, see :func:`include_name`.
 MAPVALUE_FTS = "annotation_mapvalue_fts"
 MAPVALUE_TRGM = "ix_annotation_mapvalue_value_trgm"
+#: The per-value object counts behind ``searchvaluesusingkey`` and their per-key state
+#: (migration 0005), tables kept by triggers that migration makes with raw SQL, and the
+#: longest value they count (a longer one sends its key to the exact scan).
+MAPVALUE_COUNT = "annotation_mapvalue_count"
+MAPVALUE_KEY = "annotation_mapvalue_key"
+MAPVALUE_COUNT_LIMIT = 100
 _UNDECLARED = {
     ("table", MAPVALUE_FTS + suffix) for suffix in ("", "_config", "_data", "_docsize", "_idx")
-} | {("index", MAPVALUE_TRGM)}
+} | {("index", MAPVALUE_TRGM), ("table", MAPVALUE_COUNT), ("table", MAPVALUE_KEY)}
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

@@ -6,12 +6,13 @@ compiled in (``visibility.readable`` on the searched object, on the annotation l
 the annotation), so a hit, a count or a bucket never reveals a row the caller may not read,
 and a pair is searchable the moment its transaction commits.
 
-Indexes (migration 0003):
+Indexes (migrations 0003 and 0004):
 
-- a B-tree on ``(lower(name), lower(value))``: keys and values match without regard to case
-  as the IDR's ``keynamenormalize``/``keyvaluenormalize`` fields do; ``equals``, ``in``,
-  ranges and the per-key buckets are range scans of it. Case-sensitive searches use the
-  same index and recheck the exact text;
+- a B-tree on ``(lower(name), lower(substr(value, 1, 256)))``: keys and values match without
+  regard to case as the IDR's ``keynamenormalize``/``keyvaluenormalize`` fields do;
+  ``equals`` and ``in`` look the prefix up and recheck the whole value (a value may be far
+  longer than a PostgreSQL index entry may be); ranges and the per-key buckets scan the
+  key's part of it. Case-sensitive searches use the same index and recheck the exact text;
 - substring search (``contains``): SQLite's FTS5 trigram table ``annotation_mapvalue_fts``
   (external content, synced by triggers) for needles of three characters or more, a
   ``LIKE`` scan for shorter ones; PostgreSQL's pg_trgm GIN index on ``lower(value)``,
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -54,13 +56,16 @@ from pyomero.model.permissions import Actor
 from pyomero.store import listing
 from pyomero.store.listing import ImageRow
 from pyomero.store.schema import (
+    MAPVALUE_COUNT,
     MAPVALUE_FTS,
+    MAPVALUE_KEY,
     annotation,
     annotation_links,
     annotation_mapvalue,
     dataset,
     datasetimagelink,
     image,
+    mapvalue_prefix,
     plate,
     project,
     projectdatasetlink,
@@ -197,12 +202,19 @@ def _value_condition(
     if operator == "in":
         values = value if isinstance(value, tuple) else tuple(value.split(","))
         values = tuple(v.strip() for v in values)
-        found: ColumnElement[bool] = lowered.in_([func.lower(literal(v)) for v in values])
+        found: ColumnElement[bool] = and_(
+            mapvalue_prefix(mv.c.value).in_([mapvalue_prefix(literal(v)) for v in values]),
+            lowered.in_([func.lower(literal(v)) for v in values]),
+        )
         return and_(found, mv.c.value.in_(values)) if case_sensitive else found
     if not isinstance(value, str):
         raise InvalidInput(f"operator {operator} takes one value", param="value")
     if operator == "equals":
-        found = lowered == func.lower(literal(value))  # type: ignore[assignment]
+        # the indexed prefix finds the candidates, the whole value decides
+        found = and_(
+            mapvalue_prefix(mv.c.value) == mapvalue_prefix(literal(value)),
+            lowered == func.lower(literal(value)),
+        )
         return and_(found, mv.c.value == value) if case_sensitive else found
     # gt, gte, lt, lte: lexicographic, as Elasticsearch's range on a keyword field
     column, bound = (
@@ -512,11 +524,84 @@ def _readable_pairs(actor: Actor, resource: str) -> Any:
     return joined, where, link
 
 
+class _Details:
+    """The (group, owner) columns of one side of a counted triple, shaped like a table for
+    ``visibility.readable``."""
+
+    def __init__(self, group: Any, owner: Any) -> None:
+        self.c = SimpleNamespace(group_id=group, owner_id=owner)
+
+
+_counts = sql_table(
+    MAPVALUE_COUNT,
+    *(column(name) for name in ("resource", "name_lower", "value", "name", "objects")),
+    *(
+        column(f"{side}_{what}")
+        for side in ("parent", "link", "ann")
+        for what in ("group", "owner")
+    ),
+)
+_keys = sql_table(
+    MAPVALUE_KEY, *(column(n) for n in ("resource", "name_lower", "long_values", "repeated"))
+)
+
+
+def _counted_buckets(
+    conn: Connection, actor: Actor, resource: str, key: str
+) -> tuple[list[Bucket], int] | None:
+    """The buckets summed from ``annotation_mapvalue_count`` (migration 0005), or None when
+    that table cannot answer exactly: an object holds the key twice, or a value is too long
+    to be counted."""
+    lowered = func.lower(literal(key))
+    state = conn.execute(
+        select(_keys.c.long_values, _keys.c.repeated).where(
+            _keys.c.resource == resource, _keys.c.name_lower == lowered
+        )
+    ).first()
+    if state is None:
+        return [], 0  # no pair has ever had this key
+    if state.long_values or state.repeated:
+        return None
+    c = _counts.c
+    sides = [_Details(c[f"{side}_group"], c[f"{side}_owner"]) for side in ("parent", "link", "ann")]
+    objects = func.sum(c.objects)
+    rows = conn.execute(
+        select(func.min(c.name), c.value, objects)
+        .where(
+            c.resource == resource,
+            c.name_lower == lowered,
+            *(readable(actor, cast(Any, side)) for side in sides),
+        )
+        .group_by(c.value)
+        .having(objects > 0)
+    )
+    buckets = [Bucket(k, v, int(n)) for k, v, n in rows]
+    return buckets, sum(b.count for b in buckets)
+
+
 def value_buckets(
     conn: Connection, actor: Actor, resource: str, key: str
 ) -> tuple[list[Bucket], int]:
     """``searchvaluesusingkey``: each lower-cased value of ``key`` with its object count,
-    and the number of objects that have the key at all."""
+    and the number of objects that have the key at all.
+
+    Summed from the per-value counts when they answer exactly (each object holds the key
+    once: the sum of triples is then the number of objects), else counted over the pairs.
+    """
+    counted = _counted_buckets(conn, actor, _table(resource).name, key)
+    if counted is None:
+        return scanned_buckets(conn, actor, resource, key)
+    buckets, total = counted
+    # The IDR's order: shortest values first, then the fullest buckets, then by value.
+    buckets.sort(key=lambda b: (len(b.value), -b.count, b.value))
+    return buckets, total
+
+
+def scanned_buckets(
+    conn: Connection, actor: Actor, resource: str, key: str
+) -> tuple[list[Bucket], int]:
+    """:func:`value_buckets` counted over the pairs themselves: its fallback, and the
+    reference the per-value counts are tested against."""
     joined, where, link = _readable_pairs(actor, resource)
     where.append(func.lower(mv.c.name) == func.lower(literal(key)))
     lowered = func.lower(mv.c.value)
