@@ -4,7 +4,8 @@ An IDR-like instance is built the way a curator builds one, through the server a
 command line only: ``pyomero init``, a read-only group with a curator and a public user,
 a Screen saved through the JSON API, two OME-Zarr HCS plates imported with
 ``pyomero import -r``, the study's key-value pairs saved through ``annotate_map``, and an
-IDR-style CSV attached with ``pyomero metadata populate --context bulkmap``. A second user
+IDR-style CSV attached with ``pyomero metadata populate`` and turned into key-value pairs by
+``--context bulkmap`` with an IDR-style configuration. A second user
 in a private group has an image with the same gene, which the public must never see.
 
 Then :func:`notebook` makes the notebook's requests in the notebook's order, with
@@ -47,6 +48,32 @@ STUDY = [
 ]
 #: Gene of each well, by plate name and well; wells not named get "YFG1".
 GENES = {("plate2", "A1"): "ADE8", ("plate2", "B3"): "ade8", ("plate1", "A2"): "ECT2"}
+#: An IDR-style bulkmap configuration: genes and organisms in their mapr namespaces (one
+#: annotation per gene, shared by its images), the phenotype in the bulk namespace.
+BULKMAP_CONFIG = """\
+defaults: {include: no, type: string, includeclient: yes, visible: yes, omitempty: yes}
+columns:
+  - {name: Phenotype, include: yes}
+  - group:
+      namespace: openmicroscopy.org/mapr/organism
+      columns:
+        - {name: Organism, include: yes}
+  - group:
+      namespace: openmicroscopy.org/mapr/gene
+      columns:
+        - {name: Gene Identifier, include: yes}
+        - name: Gene Identifier
+          clientname: Gene Identifier URL
+          clientvalue: "https://www.ncbi.nlm.nih.gov/nuccore/{{ value|urlencode }}"
+          include: yes
+        - {name: Gene Symbol, include: yes}
+advanced:
+  ignore_missing_primary_key: yes
+  primary_group_keys:
+    - {namespace: openmicroscopy.org/mapr/gene, keys: [Gene Symbol]}
+    - {namespace: openmicroscopy.org/mapr/organism, keys: [Organism]}
+  well_to_images: yes
+"""
 PUBLIC_FILTER = r"^/(webclient|webgateway|searchengine|api)/"
 
 
@@ -66,7 +93,6 @@ class Idr:
     screen: int
     plates: dict[str, int]
     private_image: int
-    files: list[Path] = field(default_factory=list)
 
 
 def _webclient_login(client: httpx.Client, username: str, password: str) -> str:
@@ -158,8 +184,12 @@ def idr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Idr]:
         )  # fmt: skip
         assert study.status_code == 200, study.text
         csv = _populate_csv(work / "idr0000-screenA-annotation.csv", shapes)
-        _run("metadata", "populate", "--file", str(csv), f"Screen:{screen}", *common,
-             "--context", "bulkmap")  # fmt: skip
+        # the IDR's two steps: the table, then key-value pairs as its bulkmap config says
+        _run("metadata", "populate", "--file", str(csv), f"Screen:{screen}", *common)
+        config = work / "bulkmap-config.yml"
+        config.write_text(BULKMAP_CONFIG)
+        _run("metadata", "populate", "--context", "bulkmap", "--cfg", str(config),
+             f"Screen:{screen}", *common)  # fmt: skip
         private = _run(
             "import", str(write_png(work / "private.png", size_x=16, size_y=16)),
             "-s", base, "-u", "other", "-w", CURATOR_PW,
@@ -303,6 +333,10 @@ def test_the_notebook_reads_what_it_expects(idr: Idr) -> None:
         # 7. bulkmap put the CSV row's values on the image.
         assert dict(read.image_pairs)["Gene Symbol"] == "YFG1"
         assert dict(read.image_pairs)["Organism"] == "Saccharomyces cerevisiae"
+        identifier = dict(read.image_pairs)["Gene Identifier"]
+        assert dict(read.image_pairs)["Gene Identifier URL"] == (
+            f"https://www.ncbi.nlm.nih.gov/nuccore/{identifier}"
+        )
         # 8. The well's row of the bulk-annotation table.
         row = read.bulk_row
         assert row["parentType"] == "Screen" and row["parentId"] == idr.screen
