@@ -426,9 +426,46 @@ def test_bulkmap_refusals_change_nothing(world: World) -> None:
         files={"file": ("t.csv", _gene_csv(["ECT2"]).encode()), "cfg": ("c.yml", b"{}")},
     )  # fmt: skip
     assert wrong_context.status_code == 400
-    assert "needs the bulkmap context" in wrong_context.json()["message"]
+    assert "needs the bulkmap or deletemap context" in wrong_context.json()["message"]
     stray = world.user1.post(
         POPULATE, params={"target": target}, files={"table": ("t.csv", b"Well\nA1\n")}
     )
     assert stray.status_code == 400 and "unknown part 'table'" in stray.json()["message"]
     assert _counts(world.instance) == before
+
+
+def deletemap(api: ApiClient, target: str, config: str | None = None) -> Any:
+    files = {"cfg": ("bulkmap.yml", config.encode())} if config is not None else None
+    return api.post(POPULATE, params={"target": target, "context": "deletemap"}, files=files)
+
+
+def test_deletemap_removes_what_bulkmap_wrote(world: World) -> None:
+    """Without a configuration only the bulk namespace goes; with it, its groups' too;
+    another user of the read-annotate group may not delete them; other pairs stay."""
+    target = f"Plate:{world.plates[0]}"
+    populate(world.user1, target, _gene_csv(["ECT2", "ADE8", "ECT2"]), "csv")
+    made = bulkmap(world.user1, target, BULKMAP_CONFIG).json()["created"]
+    made_ids = sorted(int(c.split(":")[1]) for c in made)
+    namespaces = _ns_of(world.instance, made_ids)
+    own = world.user1.post(
+        "/webclient/annotate_map/",
+        data={"image": str(world.images[0][0]), "mapAnnotation": '[["mine", "1"]]'},
+    )
+    assert own.status_code == 200, own.text
+    refused = deletemap(world.user2, target, BULKMAP_CONFIG)
+    assert refused.status_code == 403, refused.text
+    assert len(_ns_of(world.instance, made_ids)) == len(made_ids)
+    bulk_only = deletemap(world.user1, target)
+    assert bulk_only.status_code == 200, bulk_only.text
+    deleted = sorted(int(c.split(":")[1]) for c in bulk_only.json()["deleted"])
+    assert deleted == sorted(a for a in made_ids if namespaces[a] != GENE_NS)
+    rest = deletemap(world.user1, target, BULKMAP_CONFIG)
+    assert sorted(int(c.split(":")[1]) for c in rest.json()["deleted"]) == sorted(
+        a for a in made_ids if namespaces[a] == GENE_NS
+    )
+    assert _ns_of(world.instance, made_ids) == {}
+    (mine,) = own.json()["annId"]
+    assert _links(world.instance, "image", mine) == [world.images[0][0]]
+    # the table itself stays queryable
+    (table,) = _get(world.user1, f"{G}/annotations/Plate/{world.plates[0]}/")["data"]
+    assert table["ns"] == "openmicroscopy.org/omero/bulk_annotations"

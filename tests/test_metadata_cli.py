@@ -144,3 +144,34 @@ def test_column_types_detected_unless_manual_header(server: Served, tmp_path: Pa
     assert kinds[("--manual_header",)]["Score"] == "StringColumn"
     assert kinds[("--manual_header",)]["Count"] == "StringColumn"
     assert kinds[()]["Well"] == kinds[("--manual_header",)]["Well"] == "WellColumn"
+
+
+@pytest.mark.server
+def test_bulkmap_with_configuration_then_deletemap(server: Served, tmp_path: Path) -> None:
+    """omero-metadata's bulkmap and deletemap steps with --cfg, on the newest table."""
+    csv = tmp_path / "genes.csv"
+    csv.write_text("Plate,Well,Gene Symbol\nP1,A1,ECT2\nP1,A2,ECT2\nP1,A3,ADE8\n")
+    config = tmp_path / "bulkmap.yml"
+    config.write_text(
+        "columns:\n"
+        "  - group:\n"
+        "      namespace: openmicroscopy.org/mapr/gene\n"
+        "      columns: [{name: Gene Symbol}]\n"
+        "advanced:\n"
+        "  primary_group_keys: [{namespace: openmicroscopy.org/mapr/gene, keys: [Gene Symbol]}]\n"
+    )
+    assert _populate(server, csv).returncode == 0
+    done = _run("metadata", "populate", "--context", "bulkmap", "--cfg", str(config),
+                f"Screen:{server.screen}", "-s", server.base, "-u", "user1", "-w", USER_PW)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    made = done.stdout.split()
+    assert len([m for m in made if m.startswith("MapAnnotation:")]) >= 2  # ECT2 shared
+    again = _run("metadata", "populate", "--context", "deletemap", "--cfg", str(config),
+                 f"Screen:{server.screen}", "-s", server.base, "-u", "user1", "-w", USER_PW)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    deleted = [line.split()[0] for line in again.stdout.splitlines()]
+    assert set(made) <= set(deleted)
+    assert all(line.endswith("(deleted)") for line in again.stdout.splitlines())
+    nothing = _run("metadata", "populate", "Screen:1", "-s", server.base, "-u", "user1",
+                   "-w", USER_PW)  # fmt: skip
+    assert nothing.returncode != 0 and "--file is required" in nothing.stderr

@@ -35,18 +35,19 @@ def group() -> None:
 @click.option("-w", "--password", default=None, help="password (asked if omitted)")
 @click.option(
     "--context",
-    type=click.Choice(["csv", "table", "bulkmap"]),
+    type=click.Choice(["csv", "table", "bulkmap", "deletemap"]),
     default="csv",
     show_default=True,
     help="csv (or table): attach the table; bulkmap: write each row's values as map "
-    "annotations on its Well/Image",
+    "annotations on its Well/Image; deletemap: delete those annotations again",
 )
 @click.option(
     "--cfg",
     "config",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="bulkmap: a YAML configuration (columns, namespaces, primary keys) as for omero-metadata",
+    help="bulkmap, deletemap: a YAML configuration (columns, namespaces, primary keys) as "
+    "for omero-metadata",
 )
 @click.option(
     "--manual_header",
@@ -68,8 +69,8 @@ def populate(
 ) -> None:
     """Attach a bulk-annotation table built from --file to TARGET, and/or (bulkmap) write
     its rows as key-value pairs on the Wells and Images they name."""
-    if path is None and context != "bulkmap":
-        raise click.UsageError("--file is required unless --context bulkmap")
+    if path is None and context in ("csv", "table"):
+        raise click.UsageError("--file is required unless --context bulkmap or deletemap")
     if password is None:
         password = click.prompt("Password", hide_input=True, default="", show_default=False)
     created = populate_metadata(

@@ -88,7 +88,8 @@ def populate_metadata(
     table from ``path``, and with ``context="bulkmap"`` map annotations (from ``path``'s
     table, or from the newest one on the target when ``path`` is None), as the YAML
     ``config`` says. Returns what was created (``FileAnnotation:ID``, ``MapAnnotation:ID``...)
-    and then the existing MapAnnotations it linked (``MapAnnotation:ID (linked)``)."""
+    then the existing MapAnnotations it linked (``MapAnnotation:ID (linked)``), and for
+    ``context="deletemap"`` those it deleted (``MapAnnotation:ID (deleted)``)."""
     kind, target_id = parse_target(target)
     files = {
         name: (Path(source).name, content)
@@ -125,7 +126,11 @@ def populate_metadata(
         )
         _raise_for(response)
         body = response.json()
-        return [str(c) for c in body["created"]] + [f"{c} (linked)" for c in body["linked"]]
+        return (
+            [str(c) for c in body["created"]]
+            + [f"{c} (linked)" for c in body["linked"]]
+            + [f"{c} (deleted)" for c in body["deleted"]]
+        )
     finally:
         if client is None:
             http.close()

@@ -39,6 +39,7 @@ from pyomero.store.accounts import get_group, new_event
 from pyomero.tables import query as tq
 from pyomero.tables.bulkmap import (
     COLUMN_DEFAULTS,
+    NS_BULK_CONFIG,
     BulkmapConfig,
     MapPlan,
     output_groups,
@@ -96,13 +97,14 @@ class QueryResult:
 class Populated:
     """What a populate made: the table's FileAnnotation and OriginalFile (None when a bulkmap
     used a table already attached), its rows, the MapAnnotations created, and existing ones
-    (sharing a primary key) extended or linked."""
+    (sharing a primary key) extended or linked, and those a deletemap deleted."""
 
     file_annotation: int | None
     original_file: int | None
     rows: int
     map_annotations: list[int] = field(default_factory=list)
     linked_annotations: list[int] = field(default_factory=list)
+    deleted_annotations: list[int] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- object paths
@@ -351,7 +353,7 @@ def _check_target(conn: Connection, actor: Actor, kind: str, target_id: int) -> 
     return row
 
 
-CONTEXTS = ("csv", "table", "bulkmap")
+CONTEXTS = ("csv", "table", "bulkmap", "deletemap")
 
 
 def populate(
@@ -371,13 +373,19 @@ def populate(
     detected, unless ``manual_header``. ``bulkmap`` writes map annotations from a table:
     from ``content`` (attached first, as with ``csv``) or else from the newest table already
     on the target, as the YAML ``config`` says (see :mod:`pyomero.tables.bulkmap`), or
-    without one each row's value columns in the bulk-annotation namespace.
+    without one each row's value columns in the bulk-annotation namespace. ``deletemap``
+    deletes the MapAnnotations of the bulk-annotation namespaces (and the ``config``'s
+    group namespaces) on the target and everything under it, as omero-metadata does.
     """
     if context not in CONTEXTS:
         raise InvalidInput(
             f"unknown context {context!r}; use {', '.join(CONTEXTS)}", param="context"
         )
     rules = _bulkmap_config(config, context)
+    if context == "deletemap":
+        if content:
+            raise InvalidInput("deletemap takes no file, only a configuration", param="file")
+        return _deletemap(ctx, target, target_id, rules)
     if not content and context != "bulkmap":
         raise InvalidInput("the file is empty", param="file")
     table: BulkTable | None = None
@@ -429,12 +437,31 @@ def populate(
 def _bulkmap_config(config: bytes | None, context: str) -> BulkmapConfig | None:
     if config is None:
         return None
-    if context != "bulkmap":
-        raise InvalidInput("a bulkmap configuration needs the bulkmap context", param="cfg")
+    if context not in ("bulkmap", "deletemap"):
+        raise InvalidInput(
+            "a bulkmap configuration needs the bulkmap or deletemap context", param="cfg"
+        )
     try:
         return parse_config(config.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InvalidInput("the bulkmap configuration is not UTF-8 text", param="cfg") from None
+
+
+def _deletemap(ctx: Context, target: str, target_id: int, rules: BulkmapConfig | None) -> Populated:
+    """Delete, all or nothing, the bulk-namespace MapAnnotations under the target."""
+    namespaces = dict.fromkeys([NS_BULK, NS_BULK_CONFIG, *(rules.namespaces if rules else [])])
+    with ctx.instance.db.write() as conn:
+        _check_target(conn, ctx.actor, target, target_id)
+        found = store.maps_under(conn, ctx.actor, target, target_id, list(namespaces))
+        for row in found:
+            if not _may(conn, ctx.actor, Action.DELETE, row.owner_id, row.group_id):
+                raise SecurityViolation(
+                    f"Cannot delete MapAnnotation:{row.id} under {target}:{target_id}: "
+                    "not permitted; nothing was deleted"
+                )
+        for row in found:
+            annotation_store.delete_annotation(conn, row.id)
+    return Populated(None, None, 0, deleted_annotations=[row.id for row in found])
 
 
 def _attach(

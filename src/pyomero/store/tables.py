@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, or_, select
+from sqlalchemy import Connection, Table, insert, literal, or_, select, union_all
 
 from pyomero.model.permissions import Actor
 from pyomero.store import schema as s
@@ -368,3 +368,62 @@ def linked_parents(conn: Connection, annotation_id: int) -> set[tuple[str, int]]
             for parent in conn.scalars(select(link.c.parent).where(link.c.child == annotation_id))
         }
     return found
+
+
+def _hierarchy(target: str, target_id: int) -> dict[str, Any]:
+    """Subqueries of the ids, per annotatable kind, of ``target`` and everything under it:
+    a Screen's Plates, their runs, Wells and Images; a Plate's; a Project's Datasets and
+    Images; a Dataset's Images (omero-metadata's ``DeleteMapAnnotationContext`` walk)."""
+
+    def ids(column: Any, *where: Any) -> Any:
+        return select(column).where(*where)
+
+    found: dict[str, Any] = {target.lower(): select(literal(target_id))}
+    if target in ("Screen", "Plate"):
+        plates = (
+            ids(s.screenplatelink.c.child, s.screenplatelink.c.parent == target_id)
+            if target == "Screen"
+            else select(literal(target_id))
+        )
+        wells = ids(s.well.c.id, s.well.c.plate.in_(plates))
+        found["plate"] = plates
+        found["plateacquisition"] = ids(
+            s.plateacquisition.c.id, s.plateacquisition.c.plate.in_(plates)
+        )
+        found["well"] = wells
+        found["image"] = ids(s.wellsample.c.image, s.wellsample.c.well.in_(wells))
+    else:
+        datasets = (
+            ids(s.projectdatasetlink.c.child, s.projectdatasetlink.c.parent == target_id)
+            if target == "Project"
+            else select(literal(target_id))
+        )
+        found["dataset"] = datasets
+        found["image"] = ids(s.datasetimagelink.c.child, s.datasetimagelink.c.parent.in_(datasets))
+    return found
+
+
+def maps_under(
+    conn: Connection, actor: Actor, target: str, target_id: int, namespaces: Sequence[str]
+) -> list[Any]:
+    """The readable MapAnnotations in ``namespaces`` linked to ``target`` or anything under
+    it: rows of (id, owner_id, group_id), each once, by id."""
+    ann = s.annotation
+    linked = [
+        select(s.annotation_links[kind].c.child).where(
+            s.annotation_links[kind].c.parent.in_(parents)
+        )
+        for kind, parents in _hierarchy(target, target_id).items()
+    ]
+    return list(
+        conn.execute(
+            select(ann.c.id, ann.c.owner_id, ann.c.group_id)
+            .where(
+                ann.c.discriminator == "Map",
+                ann.c.ns.in_(list(namespaces)),
+                ann.c.id.in_(union_all(*linked)),
+                readable(actor, ann),
+            )
+            .order_by(ann.c.id)
+        )
+    )

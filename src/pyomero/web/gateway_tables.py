@@ -9,7 +9,7 @@ Bad integers (``offset``, ``limit``, ``start``) are a 400 rather than OMERO's 50
 ``POST /pyomero/metadata/populate/`` is pyomero's own (OMERO populates over Ice): the body
 is the CSV (or an OMERO.tables HDF5 file), or ``multipart/form-data`` with the parts
 ``file`` and ``cfg`` (a bulkmap YAML configuration), each optional; ``?target=Screen:ID``,
-``?context=csv|bulkmap`` and ``?manual_header=true`` say where and how. It runs in the JSON
+``?context=csv|bulkmap|deletemap`` and ``?manual_header=true`` say where and how. It runs in the JSON
 API's request cycle (CSRF, login, ``{"message"}``).
 """
 
@@ -211,6 +211,7 @@ def populate(call: ApiCall) -> Any:
     return {
         "created": created + [f"MapAnnotation:{m}" for m in done.map_annotations],
         "linked": [f"MapAnnotation:{m}" for m in done.linked_annotations],
+        "deleted": [f"MapAnnotation:{m}" for m in done.deleted_annotations],
         "file": done.original_file,
         "rows": done.rows,
     }
