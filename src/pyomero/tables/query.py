@@ -7,15 +7,23 @@ accepts only a small whitelist of node types and turns them into an expression t
 own. Nothing is ever evaluated as Python and nothing reaches SQL: the tree is run with
 ``pyarrow.compute`` over the table's columns.
 
-Grammar accepted (``service-api.md`` 6.3, without numexpr's functions)::
+Grammar accepted (``service-api.md`` 6.3; PyTables' "Condition syntax" and numexpr's
+"Supported functions")::
 
     condition  := expr
     expr       := expr ("&" | "|") expr | "~" expr | comparison | arith | "(" expr ")"
     comparison := arith ("==" | "!=" | "<" | "<=" | ">" | ">=") arith     (not chained)
-    arith      := arith ("+" | "-" | "*" | "/" | "**") arith | "-" arith | operand
-    operand    := COLUMN_NAME | INTEGER | FLOAT | STRING | True | False
+    arith      := arith ("+" | "-" | "*" | "/" | "**" | "%") arith | "-" arith | operand
+    operand    := COLUMN_NAME | INTEGER | FLOAT | STRING | True | False | call
+    call       := FUNCTION "(" expr ("," expr)* ")"       (positional, the arity in FUNCTIONS)
 
-A column name is a Python identifier naming a column of the table.
+A column name is a Python identifier naming a column of the table; a function is one of
+:data:`FUNCTIONS`, called with exactly its number of arguments. The types are numexpr's:
+the maths functions take numbers (integers are widened to float64) and give float64,
+``where`` takes a condition and two numbers, ``contains`` two strings, ``%`` is the floored
+remainder (numexpr: ``x % 0`` is 0 for integers, NaN for floats). Array columns cannot
+appear in a condition, as in PyTables ("multidimensional fields in a table are not
+supported in conditions").
 """
 
 from __future__ import annotations
@@ -93,11 +101,52 @@ class Negate:
     operand: Node
 
 
-Node = Union[ColumnRef, Literal, Compare, Logical, Not, Arith, Negate]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str  # a key of FUNCTIONS
+    args: tuple[Node, ...]
+
+
+Node = Union[ColumnRef, Literal, Compare, Logical, Not, Arith, Negate, Call]  # noqa: UP007
 
 _COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _LOGICAL = {ast.BitAnd: "&", ast.BitOr: "|"}
-_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.Mod: "%"}
+
+#: numexpr's functions that take and give numbers, by name, with their Arrow kernels.
+#: The complex-number ones (``real``, ``imag``, ``complex``, ``conj``) are left out:
+#: OMERO.tables has no complex columns.
+MATHS: dict[str, Callable[..., Any]] = {
+    "sin": pc.sin,
+    "cos": pc.cos,
+    "tan": pc.tan,
+    "arcsin": pc.asin,
+    "arccos": pc.acos,
+    "arctan": pc.atan,
+    "arctan2": pc.atan2,
+    "sinh": pc.sinh,
+    "cosh": pc.cosh,
+    "tanh": pc.tanh,
+    "arcsinh": pc.asinh,
+    "arccosh": pc.acosh,
+    "arctanh": pc.atanh,
+    "log": pc.ln,
+    "log10": pc.log10,
+    "log1p": pc.log1p,
+    "exp": pc.exp,
+    "expm1": pc.expm1,
+    "sqrt": pc.sqrt,
+    "abs": pc.abs,
+}
+#: Every function a condition may call, with its number of arguments.
+FUNCTIONS: dict[str, int] = {
+    **{name: 1 for name in MATHS},
+    "arctan2": 2,
+    "where": 3,
+    "contains": 2,
+}
+#: Integer literals must fit numexpr's ``long`` (int64).
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -164,6 +213,8 @@ def _convert(node: ast.AST, columns: frozenset[str], depth: int) -> Node:
         if isinstance(node.op, ast.UAdd):
             return operand
         raise QueryError("'not' is not supported; use ~")
+    if isinstance(node, ast.Call):
+        return _call(node, columns, depth)
     if isinstance(node, ast.Name):
         if node.id in ("True", "False"):
             return Literal(node.id == "True")
@@ -174,12 +225,30 @@ def _convert(node: ast.AST, columns: frozenset[str], depth: int) -> Node:
         value = node.value
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
+        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+            raise QueryError(f"the integer {value} does not fit in 64 bits")
         if isinstance(value, (bool, int, float, str)):
             return Literal(value)
         raise QueryError(f"unsupported literal {value!r}")
     if isinstance(node, ast.BoolOp):
         raise QueryError("'and'/'or' are not supported; use & and | with parentheses")
     raise QueryError(f"unsupported expression: {type(node).__name__}")
+
+
+def _call(node: ast.Call, columns: frozenset[str], depth: int) -> Call:
+    """A whitelisted function by its bare name, with its fixed number of positional args."""
+    if not isinstance(node.func, ast.Name):
+        raise QueryError("only functions called by their plain name are supported")
+    name = node.func.id
+    if name not in FUNCTIONS:
+        raise QueryError(f"unknown function {name!r}; use one of {', '.join(FUNCTIONS)}")
+    if node.keywords:
+        raise QueryError(f"{name}() takes no keyword arguments")
+    arity = FUNCTIONS[name]
+    if len(node.args) != arity:
+        plural = "s" if arity > 1 else ""
+        raise QueryError(f"{name}() takes {arity} argument{plural}, not {len(node.args)}")
+    return Call(name, tuple(_convert(arg, columns, depth) for arg in node.args))
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -192,19 +261,48 @@ _COMPARE_FN: dict[str, Callable[[Any, Any], Any]] = {
     ">": pc.greater,
     ">=": pc.greater_equal,
 }
+
+
+def _float(value: Any) -> Any:
+    return pc.cast(value, pa.float64())
+
+
+def _mod(a: Any, b: Any) -> Any:
+    """numexpr's ``%``: floored (the sign of the divisor, as Python's), ``x % 0`` is 0 for
+    integers; for floats ``a - floor(a / b) * b``, so NaN for a zero divisor."""
+    if pa.types.is_integer(a.type) and pa.types.is_integer(b.type):
+        zero = pc.equal(b, 0)
+        divisor = pc.if_else(zero, 1, b)
+        remainder = pc.subtract(a, pc.multiply(pc.divide(a, divisor), divisor))  # truncated
+        wrong_sign = pc.and_(
+            pc.not_equal(remainder, 0), pc.not_equal(pc.less(remainder, 0), pc.less(divisor, 0))
+        )
+        remainder = pc.if_else(wrong_sign, pc.add(remainder, divisor), remainder)
+        return pc.if_else(zero, 0, remainder)
+    a, b = _float(a), _float(b)
+    return pc.subtract(a, pc.multiply(pc.floor(pc.divide(a, b)), b))
+
+
 _ARITH_FN: dict[str, Callable[[Any, Any], Any]] = {
     "+": pc.add_checked,
     "-": pc.subtract_checked,
     "*": pc.multiply_checked,
-    "/": lambda a, b: pc.divide(pc.cast(a, pa.float64()), pc.cast(b, pa.float64())),
-    "**": lambda a, b: pc.power(pc.cast(a, pa.float64()), pc.cast(b, pa.float64())),
+    "/": lambda a, b: pc.divide(_float(a), _float(b)),
+    "**": lambda a, b: pc.power(_float(a), _float(b)),
+    "%": _mod,
 }
 
 
 def evaluate(node: Node, table: pa.Table) -> Any:
     """The values of ``node`` over every row of ``table`` (an Arrow array or scalar)."""
     if isinstance(node, ColumnRef):
-        return table.column(node.name)
+        column = table.column(node.name)
+        if pa.types.is_fixed_size_list(column.type) or pa.types.is_list(column.type):
+            raise QueryError(
+                f"column {node.name!r} is an array column; conditions cannot use array "
+                "columns (PyTables cannot compare them either)"
+            )
+        return column
     if isinstance(node, Literal):
         return pa.scalar(node.value)
     if isinstance(node, Compare):
@@ -215,8 +313,55 @@ def evaluate(node: Node, table: pa.Table) -> Any:
     if isinstance(node, Not):
         return pc.invert(_boolean(node.operand, table))
     if isinstance(node, Arith):
-        return _ARITH_FN[node.op](evaluate(node.left, table), evaluate(node.right, table))
-    return pc.negate_checked(evaluate(node.operand, table))
+        left = _numeric(evaluate(node.left, table), node.op)
+        right = _numeric(evaluate(node.right, table), node.op)
+        return _ARITH_FN[node.op](left, right)
+    if isinstance(node, Call):
+        return _call_value(node, [evaluate(arg, table) for arg in node.args])
+    return pc.negate_checked(_numeric(evaluate(node.operand, table), "unary -"))
+
+
+def _numeric(value: Any, what: str) -> Any:
+    """``value`` if it holds numbers; numexpr refuses arithmetic on booleans and strings."""
+    if pa.types.is_integer(value.type) or pa.types.is_floating(value.type):
+        return value
+    raise QueryError(f"{what} needs numbers, not {value.type}")
+
+
+def _call_value(node: Call, args: list[Any]) -> Any:
+    if node.name == "where":
+        condition, yes, no = args
+        if not pa.types.is_boolean(condition.type):
+            raise QueryError(f"where() needs a condition first, not {condition.type}")
+        yes, no = _numeric(yes, "where()"), _numeric(no, "where()")
+        if not (pa.types.is_integer(yes.type) and pa.types.is_integer(no.type)):
+            yes, no = _float(yes), _float(no)
+        return pc.if_else(condition, yes, no)
+    if node.name == "contains":
+        haystack, needle = args
+        for value in args:
+            if not (pa.types.is_string(value.type) or pa.types.is_large_string(value.type)):
+                raise QueryError(f"contains() needs strings, not {value.type}")
+        return _contains(haystack, needle)
+    floats = [_float(_numeric(arg, f"{node.name}()")) for arg in args]
+    return MATHS[node.name](*floats)
+
+
+def _contains(haystack: Any, needle: Any) -> Any:
+    """Whether each ``haystack`` holds ``needle`` (numexpr's ``contains``), null for null.
+    Arrow's kernel takes one pattern; a needle per row is compared row by row."""
+    one_haystack, one_needle = isinstance(haystack, pa.Scalar), isinstance(needle, pa.Scalar)
+    if one_needle and not one_haystack and needle.is_valid:
+        return pc.match_substring(haystack, needle.as_py())
+    rows = 1 if one_haystack and one_needle else len(needle if one_haystack else haystack)
+    haystacks = [haystack.as_py()] * rows if one_haystack else haystack.to_pylist()
+    needles = [needle.as_py()] * rows if one_needle else needle.to_pylist()
+    found = [
+        None if h is None or n is None else n in h for h, n in zip(haystacks, needles, strict=True)
+    ]
+    if one_haystack and one_needle:
+        return pa.scalar(found[0], pa.bool_())
+    return pa.array(found, pa.bool_())
 
 
 def _boolean(node: Node, table: pa.Table) -> Any:
@@ -233,7 +378,7 @@ def where(condition: str, table: pa.Table) -> list[int]:
         mask = evaluate(node, table)
     except QueryError:
         raise
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError) as exc:
         raise QueryError(f"the condition cannot be run on this table: {exc}") from None
     if not pa.types.is_boolean(mask.type):
         raise QueryError("the condition is not a comparison")
