@@ -10,6 +10,7 @@ from apidata import (
     ROOT_PASSWORD,
     SCHEMA,
     M,
+    add_images,
     add_tag,
     create,
     details_json,
@@ -417,3 +418,38 @@ def test_service_save_and_replace(instance, alice):
             ctx, AnnotationSaveRequest(AnnotationSpec("Tag", value="x"), group_id=0)
         )
     assert row_count(instance, schema.annotation) == before
+
+
+def test_parent_filter_hides_unreadable_links(instance):
+    """On both backends: ``?image=`` counts only readable links from readable images, so an
+    annotation bob reads never shows that it is on alice's private image (nor through a
+    link he may not read); alice, who reads both, sees every link."""
+    group = new_group(instance, "g", GroupLevel.READ_ANNOTATE)
+    private = new_group(instance, "p", GroupLevel.PRIVATE)
+    alice = new_user(instance, "alice", ["g", "p"])
+    new_user(instance, "bob", ["g"])
+    tag = add_tag(instance, alice.id, group.id, "shared tag")
+    other = add_tag(instance, alice.id, group.id, "other tag")
+    (hidden,) = add_images(instance, alice.id, private.id, ["hidden"], with_pixels=False)
+    (shown,) = add_images(instance, alice.id, group.id, ["shown"], with_pixels=False)
+    link_tag(instance, alice.id, private.id, "image", hidden, tag)
+    link_tag(instance, alice.id, group.id, "image", shown, tag)
+    link_tag(instance, alice.id, private.id, "image", shown, other)  # a link bob cannot read
+    a_ctx = accounts.login(instance, username="alice", password="user-password")
+    b_ctx = accounts.login(instance, username="bob", password="user-password")
+
+    def listed(ctx, **parents):
+        page = service.list_annotations(
+            ctx, kind=None, ns=None, parents=parents, offset=0, limit=None
+        )
+        return [a.id for a in page.items], page.total
+
+    assert listed(b_ctx, image=[hidden]) == ([], 0)
+    assert listed(b_ctx, image=[shown]) == ([tag], 1)
+    assert listed(b_ctx, image=[hidden, shown]) == ([tag], 1)
+    assert listed(b_ctx) == ([tag, other], 2)  # both readable in themselves
+    assert listed(a_ctx, image=[hidden]) == ([tag], 1)
+    assert listed(a_ctx, image=[shown]) == ([tag, other], 2)
+    # groups have no owner: a readable link to one counts
+    link_tag(instance, alice.id, group.id, "experimentergroup", private.id, other)
+    assert listed(b_ctx, experimentergroup=[private.id]) == ([other], 1)

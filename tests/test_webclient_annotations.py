@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from apidata import (
     ROOT_PASSWORD,
@@ -21,6 +22,7 @@ from apidata import (
     row_count,
     sqlite_only,
 )
+from pyomero.errors import ValidationError
 from pyomero.model.permissions import GroupLevel
 from pyomero.services.accounts import join_session
 from pyomero.store import annotations as store
@@ -202,6 +204,90 @@ def test_comment_tags_rating_remove_delete(instance: Any, make_client: Any) -> N
     assert row_count(instance, schema.annotation, id=ann) == 0
 
 
+TAGSET_NS = "openmicroscopy.org/omero/insight/tagset"
+
+
+def _tagset(instance: Any, owner: int, group: int, text: str) -> int:
+    """A TagAnnotation with OMERO.insight's tag set namespace."""
+    tid = add_tag(instance, owner, group, text)
+    with instance.db.write() as conn:
+        conn.execute(
+            update(schema.annotation).where(schema.annotation.c.id == tid).values(ns=TAGSET_NS)
+        )
+    return tid
+
+
+def _new_tag_form(image: int, tagset: int | str) -> dict[str, str]:
+    return {
+        "image": str(image),
+        "newtags-TOTAL_FORMS": "1",
+        "newtags-INITIAL_FORMS": "0",
+        "newtags-0-tag": "fresh",
+        "newtags-0-description": "",
+        "newtags-0-tagset": str(tagset),
+    }
+
+
+@sqlite_only
+def test_new_tag_goes_into_its_tagset(instance: Any, make_client: Any) -> None:
+    """``newtags-N-tagset``: the new tag is linked into the set (an AnnotationAnnotationLink
+    with the caller's details, in the objects' group) and on the objects; a member of a
+    read-annotate group may put it into another member's set."""
+    lab = make_lab(instance, make_client, users=2)
+    tagset = _tagset(instance, lab.uid, lab.gid, "set")
+    other = lab.users[1].id
+    (image,) = add_images(instance, other, lab.gid, ["a"], with_pixels=False)
+
+    response = lab.apis[1].post(f"{W}/annotate_tags/", data=_new_tag_form(image, tagset))
+    assert response.status_code == 200, response.text
+    (tag,) = response.json()["new"]
+    link = schema.annotationannotationlink
+    with instance.db.read() as conn:
+        (row,) = conn.execute(select(link)).all()
+        tag_row = conn.execute(select(schema.annotation).where(schema.annotation.c.id == tag)).one()
+    assert (row.parent, row.child, row.owner_id, row.group_id) == (tagset, tag, other, lab.gid)
+    assert row.creation_event_id == tag_row.creation_event_id  # one transaction, one event
+    assert tag_row.ns is None and tag_row.textvalue == "fresh"
+
+    in_set = lab.api.get(f"{W}/api/tags/", params={"id": tagset}).json()["tags"]
+    assert [(t["id"], t["value"], t["ownerId"]) for t in in_set] == [(tag, "fresh", other)]
+    (listed,) = [t for t in lab.api.get(f"{W}/api/tags/").json()["tags"] if t["id"] == tagset]
+    assert listed["set"] is True and listed["childCount"] == 1
+    tagged = lab.api.get(f"{W}/api/tags/", params={"id": tag}).json()["images"]
+    assert [i["id"] for i in tagged] == [image]
+    orphans = lab.api.get(f"{W}/api/tags/", params={"orphaned": "true"}).json()["tags"]
+    assert [t["id"] for t in orphans] == [tagset]  # the new tag is in a set
+
+
+@sqlite_only
+def test_new_tag_in_tagset_refused(instance: Any, make_client: Any) -> None:
+    """A set that is missing, unreadable, not a set, or that the caller may not annotate
+    (another member's, in a read-only group) refuses the whole form: no tag, no link."""
+    lab = make_lab(instance, make_client, users=2, level=GroupLevel.READ_ONLY)
+    theirs = _tagset(instance, lab.uid, lab.gid, "their set")
+    plain = add_tag(instance, lab.users[1].id, lab.gid, "plain tag")
+    (image,) = add_images(instance, lab.users[1].id, lab.gid, ["mine"], with_pixels=False)
+    api = lab.apis[1]
+    before = row_count(instance, schema.annotation)
+    for tagset, status, message in (
+        (theirs, 403, f"Cannot annotate TagAnnotation:{theirs}: not permitted"),
+        (plain, 400, f"TagAnnotation {plain} is not a tag set"),
+        (999999, 404, "TagAnnotation 999999 not found"),
+        ("x", 400, None),
+    ):
+        response = api.post(f"{W}/annotate_tags/", data=_new_tag_form(image, tagset))
+        assert response.status_code == status, (tagset, response.text)
+        assert message is None or message in response.text, response.text
+    assert row_count(instance, schema.annotation) == before
+    assert row_count(instance, schema.annotationannotationlink) == 0
+    assert row_count(instance, schema.annotation_links["image"]) == 0
+    # the set's owner may, on their own image
+    (own,) = add_images(instance, lab.uid, lab.gid, ["own"], with_pixels=False)
+    ok = lab.api.post(f"{W}/annotate_tags/", data=_new_tag_form(own, theirs))
+    assert ok.status_code == 200, ok.text
+    assert row_count(instance, schema.annotationannotationlink) == 1
+
+
 @sqlite_only
 def test_file_upload_and_download(instance: Any, make_client: Any) -> None:
     lab = make_lab(instance, make_client)
@@ -346,3 +432,48 @@ def test_store_lists_links_in_order(instance: Any) -> None:
         assert [r.annotation.text_value for r in rows] == ["mine"]
         assert store.list_links(conn, b_ctx.actor, {"image": [image]}) == []
         assert bob.id != alice.id
+
+
+def test_store_links_from_tagsets_count(instance: Any) -> None:
+    """Store level, on both backends: an annotation held only by a tag set is linked, so an
+    object delete keeps it; holding tags does not link the set itself; deleting the set
+    removes its links and keeps its tags."""
+    from apidata import new_group, new_user
+    from pyomero.store import bulk, writes
+
+    group = new_group(instance, "g", GroupLevel.READ_ANNOTATE)
+    alice = new_user(instance, "alice", ["g"])
+    owner, gid = alice.id, group.id
+    tagset = _tagset(instance, owner, gid, "set")
+    tag, loose = add_tag(instance, owner, gid, "in set"), add_tag(instance, owner, gid, "loose")
+    kept = add_tag(instance, owner, gid, "in set too", kind="Comment")
+    gone = add_tag(instance, owner, gid, "orphan", kind="Comment")
+    (image,) = add_images(instance, owner, gid, ["a"], with_pixels=False)
+    for aid in (tag, kept, gone):
+        link_tag(instance, owner, gid, "image", image, aid)
+    with instance.db.write() as conn:
+        event = bulk.new_event(conn, owner_id=owner, group_id=gid)
+        details = {"owner_id": owner, "group_id": gid, "event_id": event}
+        for child in (tag, kept):
+            writes.link_annotation(conn, "annotation", tagset, child, **details)
+        with pytest.raises(ValidationError, match="annotationannotationlink"):
+            writes.link_annotation(conn, "annotation", tagset, tag, **details)
+    with instance.db.read() as conn:
+        assert store.is_linked(conn, tag) and store.is_linked(conn, kept)
+        assert not store.is_linked(conn, loose)
+        assert not store.is_linked(conn, tagset)  # a set's links to its tags do not count
+
+    with instance.db.write() as conn:
+        writes.delete_object(conn, "image", image)
+    assert row_count(instance, schema.annotation, id=gone) == 0  # orphaned: deleted
+    assert row_count(instance, schema.annotation, id=kept) == 1  # still in the set
+    with instance.db.read() as conn:
+        assert store.is_linked(conn, tag) and store.is_linked(conn, kept)
+
+    with instance.db.write() as conn:
+        assert store.delete_annotation(conn, tagset) is None
+    assert row_count(instance, schema.annotationannotationlink) == 0
+    assert row_count(instance, schema.annotation, id=tag) == 1
+    assert row_count(instance, schema.annotation, id=kept) == 1
+    with instance.db.read() as conn:
+        assert not store.is_linked(conn, tag)

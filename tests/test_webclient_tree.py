@@ -34,7 +34,7 @@ from pyomero.model.permissions import GroupLevel
 from pyomero.services import tree as service
 from pyomero.services.accounts import login as service_login
 from pyomero.store import bulk, schema
-from pyomero.store import tree as store
+from pyomero.store import tags as store
 from pyomero.store.tree import Scope, containers, images, orphan_count
 
 W = "/webclient/api"

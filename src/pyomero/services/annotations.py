@@ -28,6 +28,7 @@ from pyomero.store import annotations as store
 from pyomero.store import writes
 from pyomero.store.accounts import get_group, new_event
 from pyomero.store.annotations import PARENT_ORDER, RATING_NS, LinkRow, StoredFile
+from pyomero.store.tags import TAGSET_NS
 
 __all__ = [
     "CLIENT_MAP_NS",
@@ -377,11 +378,25 @@ def annotate_tags(
                 raise InvalidInput("tag: This field is required.", param="tag")
             tid = _new(w, AnnotationSpec(kind="Tag", value=tag.text, description=tag.description))
             if tag.tagset is not None:
-                _existing(w, tag.tagset, "Tag")
+                _put_in_tagset(w, tag.tagset, tid)
             for kind, oid in _each(targets):
                 _link(w, kind, oid, tid)
             new.append(tid)
     return {"added": added, "removed": removed, "new": new}
+
+
+def _put_in_tagset(w: _Write, tagset_id: int, tag_id: int) -> None:
+    """Link a new tag into tag set ``tagset_id`` (an AnnotationAnnotationLink, parent the set).
+
+    The set must be a readable tag set the caller may use in the objects' group; as for any
+    annotation link, OMERO needs the annotate right on the annotated object, here the set.
+    """
+    row = _existing(w, tagset_id, "Tag")
+    if row.ns != TAGSET_NS:
+        raise ValidationError(f"TagAnnotation {tagset_id} is not a tag set")
+    if not _may(w.conn, w.actor, Action.ANNOTATE, row.owner_id, row.group_id):
+        raise SecurityViolation(f"Cannot annotate TagAnnotation:{tagset_id}: not permitted")
+    _link(w, "annotation", tagset_id, tag_id)
 
 
 def annotate_rating(ctx: Context, *, rating: int, targets: Targets) -> None:

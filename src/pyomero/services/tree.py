@@ -3,8 +3,9 @@
 
 Each use case checks the ``group`` the caller names (OMERO.web answers a group the caller is
 not in with 403 ``Not a member of Group: <id>``), reads one page through ``store/tree.py``
-and says, per object, which actions the caller may take (the ``permsCss`` of the tree),
-from the one policy in ``model/permissions.py``.
+(``store/tags.py`` for tags, ``store/show.py`` for ``show=``) and says, per object, which
+actions the caller may take (the ``permsCss`` of the tree), from the one policy in
+``model/permissions.py``.
 
 The public user (OMERO.web's ``omero.web.public.*``) is an ordinary account that anonymous
 readers borrow; it is read-only whatever its groups allow, so its objects carry no actions.
@@ -19,7 +20,11 @@ from typing import Any, Generic, TypeVar
 from pyomero.errors import NotFound, SecurityViolation
 from pyomero.model.permissions import Action, Actor, GroupLevel, allowed
 from pyomero.services.accounts import Context
+from pyomero.store import show as show_store
+from pyomero.store import tags as tag_store
 from pyomero.store import tree as store
+from pyomero.store.show import ShownRow
+from pyomero.store.tags import TagRow
 from pyomero.store.tree import (
     ExperimenterRow,
     GroupRow,
@@ -28,8 +33,6 @@ from pyomero.store.tree import (
     NodeRow,
     RunRow,
     Scope,
-    ShownRow,
-    TagRow,
     WellRow,
 )
 
@@ -248,7 +251,9 @@ def paths_to_object(
         wanted.add(("experimenter", experimenter_id))
     with ctx.instance.db.read() as conn:
         if "tag" in ids or "tagset" in ids:
-            found = store.tag_paths(conn, scope, tag_id=ids.get("tag"), tagset_id=ids.get("tagset"))
+            found = tag_store.tag_paths(
+                conn, scope, tag_id=ids.get("tag"), tagset_id=ids.get("tagset")
+            )
             return [p for p in found if wanted <= set(p)]
         tail = _roi_tail(conn, scope, ids)
         if tail is None:
@@ -319,7 +324,7 @@ def tags(
     """Tags and tag sets by id; ``orphaned``: only those in no tag set."""
     scope = _scope(ctx, group, experimenter_id, offset, limit)
     with ctx.instance.db.read() as conn:
-        return _items(ctx, conn, store.tags(conn, scope, orphaned=orphaned))
+        return _items(ctx, conn, tag_store.tags(conn, scope, orphaned=orphaned))
 
 
 def tagged(
@@ -337,7 +342,7 @@ def tagged(
     (as OMERO.web pages each of its queries); all empty when the tag cannot be read."""
     scope = _scope(ctx, group, experimenter_id, offset, limit)
     with ctx.instance.db.read() as conn:
-        if not store.readable_tags(conn, scope, [tag_id]):
+        if not tag_store.readable_tags(conn, scope, [tag_id]):
             return Tagged([], [], [], [], [], [], [], [])
 
         def nodes(kind: str) -> list[Item[NodeRow]]:
@@ -345,14 +350,14 @@ def tagged(
 
         images_ = store.images(conn, scope, tag_id=tag_id, sizes=sizes, dates=dates)
         return Tagged(
-            tags=_items(ctx, conn, store.tags(conn, scope, parent_id=tag_id)),
+            tags=_items(ctx, conn, tag_store.tags(conn, scope, parent_id=tag_id)),
             projects=nodes("project"),
             datasets=nodes("dataset"),
             images=_items(ctx, conn, images_),
             screens=nodes("screen"),
             plates=nodes("plate"),
             acquisitions=_items(ctx, conn, store.runs(conn, scope, tag_id=tag_id)),
-            wells=_items(ctx, conn, store.tagged_wells(conn, scope, tag_id)),
+            wells=_items(ctx, conn, tag_store.tagged_wells(conn, scope, tag_id)),
         )
 
 
@@ -363,7 +368,7 @@ def delete_tags(ctx: Context, tag_ids: Sequence[int]) -> None:
         return
     scope = _scope(ctx, None, None, 0, None)
     with ctx.instance.db.write() as conn:
-        found = store.readable_tags(conn, scope, tag_ids)
+        found = tag_store.readable_tags(conn, scope, tag_ids)
         levels = store.group_levels(conn, {r.group_id for r in found.values()})
         for tag_id in dict.fromkeys(tag_ids):
             row = found.get(tag_id)
@@ -374,7 +379,7 @@ def delete_tags(ctx: Context, tag_ids: Sequence[int]) -> None:
                 ctx.actor, Action.DELETE, owner_id=row.owner_id, group_id=row.group_id, level=level
             ):
                 raise SecurityViolation(f"Cannot delete TagAnnotation:{tag_id}: not permitted")
-        store.delete_annotations(conn, list(found))
+        tag_store.delete_annotations(conn, list(found))
 
 
 # ---------------------------------------------------------------------------- show=
@@ -406,7 +411,7 @@ def shown(ctx: Context, kind: str, object_id: int) -> ShownRow:
         raise NotFound(f"{kind} {object_id} not found")
     scope = _scope(ctx, None, None, 0, None)
     with ctx.instance.db.read() as conn:
-        row = store.shown(conn, scope, kind, object_id)
+        row = show_store.shown(conn, scope, kind, object_id)
     if row is None:
         raise NotFound(f"{kind} {object_id} not found")
     return row

@@ -26,6 +26,7 @@ from pyomero.store.schema import (
     annotation,
     annotation_links,
     annotation_mapvalue,
+    annotationannotationlink,
     datasetimagelink,
     event,
     experimenter,
@@ -273,17 +274,18 @@ def list_annotations(
     limit: int | None = None,
 ) -> tuple[list[Annotation], int]:
     """Readable annotations of one ``kind`` (discriminator: ``Tag``, ``Map``...; None: any),
-    optionally only those linked to given parents, by id, and their count."""
+    optionally only those linked to given parents, by id, and their count.
+
+    A parent filter counts only readable links from readable parents, so that an annotation
+    the caller may read never reveals that it is on an object the caller may not.
+    """
     clauses = [readable(actor, annotation)]
     if kind is not None:
         clauses.append(annotation.c.discriminator == kind)
     if ns is not None:
         clauses.append(annotation.c.ns == ns)
-    for kind, ids in (parents or {}).items():
-        link = annotation_links[kind]
-        clauses.append(
-            exists().where(link.c.child == annotation.c.id, link.c.parent.in_(list(ids)))
-        )
+    for parent_kind, ids in (parents or {}).items():
+        clauses.append(_linked_to(actor, parent_kind, ids))
     total = conn.scalar(select(func.count()).select_from(annotation).where(*clauses)) or 0
     query = select(annotation).where(*clauses).order_by(annotation.c.id).offset(offset)
     if limit is not None:
@@ -292,6 +294,22 @@ def list_annotations(
     resolver = DetailsResolver(conn, actor)
     pairs = map_values(conn, (r.id for r in rows if r.discriminator == "Map"))
     return [_annotation(r, resolver, pairs) for r in rows], total
+
+
+def _linked_to(actor: Actor, parent_kind: str, ids: Sequence[int]) -> Any:
+    """EXISTS a readable link from one of the readable ``parent_kind`` objects ``ids``.
+
+    Experimenters and groups have no owner or group: OMERO shows them to every user.
+    """
+    link, parent = annotation_links[parent_kind], ANNOTATABLE[parent_kind]
+    query = select(link.c.id).where(
+        link.c.child == annotation.c.id,
+        link.c.parent.in_(list(ids)),
+        readable(actor, link),
+    )
+    if "group_id" in parent.c:
+        query = query.join(parent, parent.c.id == link.c.parent).where(readable(actor, parent))
+    return query.exists()
 
 
 def get_annotation(conn: Connection, actor: Actor, annotation_id: int) -> Annotation | None:
@@ -377,9 +395,12 @@ def links_of(
 
 
 def is_linked(conn: Connection, annotation_id: int) -> bool:
+    """Whether anything still links to the annotation as its child: an object, or a tag set
+    holding it (an AnnotationAnnotationLink). As in OMERO's orphan test, the links where the
+    annotation is the parent (a set's links to its tags) do not count."""
     return any(
         conn.scalar(select(exists().where(link.c.child == annotation_id)))
-        for link in annotation_links.values()
+        for link in (*annotation_links.values(), annotationannotationlink)
     )
 
 

@@ -5,6 +5,9 @@ a handful of columns per object plus a child count, ordered by ``lower(name), id
 with ``page``/``limit``. The same shapes are built here, each one a single statement that
 carries the visibility predicate of ``store/visibility.py`` on every table it reads, so a
 page, its child counts and the orphan count never include a row the caller may not read.
+
+The tag tree is in ``store/tags.py`` and the object a ``show=`` names in ``store/show.py``;
+both build on the scope, rows and helpers defined here.
 """
 
 from __future__ import annotations
@@ -14,30 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    Table,
-    and_,
-    case,
-    delete,
-    exists,
-    func,
-    select,
-)
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, exists, func, select
 
 from pyomero.model.permissions import USER_GROUP_ID, Actor, GroupLevel
 from pyomero.store.schema import (
-    annotation,
     annotation_links,
-    annotationannotationlink,
     dataset,
     datasetimagelink,
     event,
     experimenter,
     experimentergroup,
-    fileset,
     groupexperimentermap,
     image,
     pixels,
@@ -103,6 +92,21 @@ class RunRow:
 
 
 @dataclass(frozen=True, slots=True)
+class WellRow:
+    """A Well with what its name needs: its plate's name and naming conventions."""
+
+    id: int
+    owner_id: int
+    group_id: int
+    plate_id: int
+    row: int
+    column: int
+    plate_name: str
+    row_naming: str | None
+    column_naming: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class GroupRow:
     id: int
     name: str
@@ -117,7 +121,8 @@ class ExperimenterRow:
     last_name: str
 
 
-def _visible(scope: Scope, table: Table | Any) -> ColumnElement[bool]:
+def visible(scope: Scope, table: Table | Any) -> ColumnElement[bool]:
+    """The rows of ``table`` the scope's caller may read in its context group."""
     return readable(scope.actor, table, context_group=scope.group)
 
 
@@ -125,7 +130,7 @@ def _paged(statement: Select[Any], table: Table, scope: Scope) -> Select[Any]:
     """OMERO's order (``lower(name), id``) and page; the owner filter when one is given."""
     if scope.owner is not None:
         statement = statement.where(table.c.owner_id == scope.owner)
-    return _page(statement.order_by(func.lower(table.c.name), table.c.id), scope)
+    return page(statement.order_by(func.lower(table.c.name), table.c.id), scope)
 
 
 # ---------------------------------------------------------------------------- containers
@@ -150,12 +155,12 @@ def _child_count(kind: str, scope: Scope) -> Any:
     """A correlated count of the readable children of each row."""
     table, link, child = _CHILDREN[kind]
     if link is None:
-        where = and_(child.c.plate == table.c.id, _visible(scope, child))
+        where = and_(child.c.plate == table.c.id, visible(scope, child))
         return select(func.count()).select_from(child).where(where).scalar_subquery()
     return (
         select(func.count())
         .select_from(link.join(child, child.c.id == link.c.child))
-        .where(link.c.parent == table.c.id, _visible(scope, child))
+        .where(link.c.parent == table.c.id, visible(scope, child))
         .scalar_subquery()
     )
 
@@ -178,9 +183,9 @@ def containers(
         table.c.owner_id,
         table.c.group_id,
         _child_count(kind, scope).label("child_count"),
-    ).where(_visible(scope, table))
+    ).where(visible(scope, table))
     statement = _filter_parent(statement, kind, table, parent_id, orphaned)
-    statement = _filter_tag(statement, kind, table, tag_id)
+    statement = filter_tag(statement, kind, table, tag_id)
     rows = conn.execute(_paged(statement, table, scope))
     return [NodeRow(r.id, r.name, r.owner_id, r.group_id, r.child_count) for r in rows]
 
@@ -198,7 +203,7 @@ def _filter_parent(
     return statement.where(~exists().where(link.c.child == table.c.id))
 
 
-def _filter_tag(statement: Select[Any], kind: str, table: Table, tag_id: int | None) -> Select[Any]:
+def filter_tag(statement: Select[Any], kind: str, table: Table, tag_id: int | None) -> Select[Any]:
     """Objects linked to annotation ``tag_id`` (OMERO's ``join obj.annotationLinks``)."""
     if tag_id is None:
         return statement
@@ -237,9 +242,9 @@ def images(
     if dates:
         columns += [event.c.time.label("created"), image.c.acquisition_date]
         source = source.outerjoin(event, event.c.id == image.c.creation_event_id)
-    statement = select(*columns).select_from(source).where(_visible(scope, image))
+    statement = select(*columns).select_from(source).where(visible(scope, image))
     statement = _filter_parent(statement, "image", image, dataset_id, orphaned)
-    statement = _filter_tag(statement, "image", image, tag_id)
+    statement = filter_tag(statement, "image", image, tag_id)
     if dataset_id is None and orphaned:
         statement = statement.where(~exists().where(wellsample.c.image == image.c.id))
     rows = list(conn.execute(_paged(statement, image, scope)))
@@ -286,7 +291,7 @@ def orphan_count(conn: Connection, scope: Scope) -> int:
         select(func.count())
         .select_from(image)
         .where(
-            _visible(scope, image),
+            visible(scope, image),
             ~exists().where(datasetimagelink.c.child == image.c.id),
             ~exists().where(wellsample.c.image == image.c.id),
         )
@@ -302,23 +307,54 @@ def runs(
     """A plate's readable PlateAcquisitions by id (OMERO's order), or those tagged with
     ``tag_id`` by ``lower(name), id`` (the order of OMERO's tagged lists), paged."""
     pa = plateacquisition
-    statement = select(pa).where(_visible(scope, pa))
+    statement = select(pa).where(visible(scope, pa))
     if plate_id is not None:
         statement = statement.where(pa.c.plate == plate_id).order_by(pa.c.id)
     else:
-        statement = _filter_tag(statement, "plateacquisition", pa, tag_id)
+        statement = filter_tag(statement, "plateacquisition", pa, tag_id)
         if scope.owner is not None:
             statement = statement.where(pa.c.owner_id == scope.owner)
         # an unnamed run sorts last, as NULL does on OMERO's PostgreSQL
         statement = statement.order_by(func.lower(pa.c.name).asc().nulls_last(), pa.c.id)
-    return [_run_row(r) for r in conn.execute(_page(statement, scope))]
+    return [run_row(r) for r in conn.execute(page(statement, scope))]
 
 
-def _run_row(r: Any) -> RunRow:
+def run_row(r: Any) -> RunRow:
+    """A RunRow from a ``plateacquisition`` row."""
     return RunRow(r.id, r.name, r.owner_id, r.group_id, r.starttime, r.endtime)
 
 
-def _page(statement: Select[Any], scope: Scope) -> Select[Any]:
+def well_columns() -> list[Any]:
+    """What a WellRow needs, from ``well`` joined to its ``plate``."""
+    return [
+        well.c.id,
+        well.c.owner_id,
+        well.c.group_id,
+        well.c.plate.label("plate_id"),
+        well.c.row,
+        well.c.column,
+        plate.c.name.label("plate_name"),
+        plate.c.rownamingconvention,
+        plate.c.columnnamingconvention,
+    ]
+
+
+def well_row(r: Any) -> WellRow:
+    return WellRow(
+        r.id,
+        r.owner_id,
+        r.group_id,
+        r.plate_id,
+        r.row,
+        r.column,
+        r.plate_name,
+        r.rownamingconvention,
+        r.columnnamingconvention,
+    )
+
+
+def page(statement: Select[Any], scope: Scope) -> Select[Any]:
+    """The scope's page of an ordered statement."""
     if scope.limit is not None:
         statement = statement.limit(scope.limit)
     if scope.offset:
@@ -391,7 +427,7 @@ def image_paths(conn: Connection, scope: Scope, image_id: int) -> list[Path]:
     a well sample, or experimenter > orphaned > image. The experimenter is the owner of the
     topmost container, as OMERO's ``coalesce(powner, downer, iowner)``."""
     owner = conn.scalar(
-        select(image.c.owner_id).where(image.c.id == image_id, _visible(scope, image))
+        select(image.c.owner_id).where(image.c.id == image_id, visible(scope, image))
     )
     if owner is None:
         return []
@@ -407,10 +443,10 @@ def image_paths(conn: Connection, scope: Scope, image_id: int) -> list[Path]:
             datasetimagelink.join(dataset, dataset.c.id == datasetimagelink.c.parent)
             .outerjoin(projectdatasetlink, projectdatasetlink.c.child == dataset.c.id)
             .outerjoin(
-                project, and_(project.c.id == projectdatasetlink.c.parent, _visible(scope, project))
+                project, and_(project.c.id == projectdatasetlink.c.parent, visible(scope, project))
             )
         )
-        .where(datasetimagelink.c.child == image_id, _visible(scope, dataset))
+        .where(datasetimagelink.c.child == image_id, visible(scope, dataset))
         .order_by(project.c.owner_id, project.c.id, dataset.c.id)
     )
     for r in conn.execute(statement):
@@ -441,10 +477,10 @@ def _well_paths(conn: Connection, scope: Scope, where: ColumnElement[bool]) -> l
             .join(plate, plate.c.id == well.c.plate)
             .outerjoin(screenplatelink, screenplatelink.c.child == plate.c.id)
             .outerjoin(
-                screen, and_(screen.c.id == screenplatelink.c.parent, _visible(scope, screen))
+                screen, and_(screen.c.id == screenplatelink.c.parent, visible(scope, screen))
             )
         )
-        .where(where, _visible(scope, well), _visible(scope, plate))
+        .where(where, visible(scope, well), visible(scope, plate))
         .distinct()
         .order_by(screen.c.id, plate.c.id, wellsample.c.plateacquisition, well.c.id)
     )
@@ -468,7 +504,7 @@ def container_paths(conn: Connection, scope: Scope, kind: str, object_id: int) -
     if kind == "acquisition":
         plate_id = conn.scalar(
             select(plateacquisition.c.plate).where(
-                plateacquisition.c.id == object_id, _visible(scope, plateacquisition)
+                plateacquisition.c.id == object_id, visible(scope, plateacquisition)
             )
         )
         if plate_id is None:
@@ -479,7 +515,7 @@ def container_paths(conn: Connection, scope: Scope, kind: str, object_id: int) -
         ]
     table = {"project": project, "dataset": dataset, "screen": screen, "plate": plate}[kind]
     owner = conn.scalar(
-        select(table.c.owner_id).where(table.c.id == object_id, _visible(scope, table))
+        select(table.c.owner_id).where(table.c.id == object_id, visible(scope, table))
     )
     if owner is None:
         return []
@@ -490,7 +526,7 @@ def container_paths(conn: Connection, scope: Scope, kind: str, object_id: int) -
     statement = (
         select(parent.c.id, parent.c.owner_id)
         .select_from(link.join(parent, parent.c.id == link.c.parent))
-        .where(link.c.child == object_id, _visible(scope, parent))
+        .where(link.c.child == object_id, visible(scope, parent))
         .order_by(parent.c.owner_id, parent.c.id)
     )
     paths = [
@@ -498,6 +534,21 @@ def container_paths(conn: Connection, scope: Scope, kind: str, object_id: int) -
         for r in conn.execute(statement)
     ]
     return paths or [[("experimenter", owner), (kind, object_id)]]
+
+
+def roi_image(conn: Connection, scope: Scope, *, roi_id: int) -> int | None:
+    """The image of a readable ROI (on a readable image)."""
+    statement = (
+        select(roi.c.image)
+        .select_from(roi.join(image, image.c.id == roi.c.image))
+        .where(roi.c.id == roi_id, visible(scope, roi), visible(scope, image))
+    )
+    return conn.scalar(statement)
+
+
+def shape_roi(conn: Connection, scope: Scope, *, shape_id: int) -> int | None:
+    """The ROI of a readable shape."""
+    return conn.scalar(select(shape.c.roi).where(shape.c.id == shape_id, visible(scope, shape)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,9 +583,9 @@ def parent_links(
             )
             .where(
                 link.c.child.in_(sorted(set(ids))),
-                _visible(scope, link),
-                _visible(scope, parent),
-                _visible(scope, child),
+                visible(scope, link),
+                visible(scope, parent),
+                visible(scope, child),
             )
             .order_by(link.c.id)
         )
@@ -542,306 +593,3 @@ def parent_links(
             LinkRow(r.id, (parent_kind, r.parent), (kind, r.child)) for r in conn.execute(statement)
         ]
     return found
-
-
-# ---------------------------------------------------------------------------- tags
-
-#: The namespace that makes a TagAnnotation a tag set (``omero.constants.metadata``).
-TAGSET_NS = "openmicroscopy.org/omero/insight/tagset"
-_TAG = "Tag"
-
-
-@dataclass(frozen=True, slots=True)
-class TagRow:
-    """A TagAnnotation; ``child_count`` counts a set's tags, or the images a tag is on."""
-
-    id: int
-    value: str | None
-    description: str | None
-    owner_id: int
-    group_id: int
-    is_set: bool
-    child_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class WellRow:
-    """A Well with what its name needs: its plate's name and naming conventions."""
-
-    id: int
-    owner_id: int
-    group_id: int
-    plate_id: int
-    row: int
-    column: int
-    plate_name: str
-    row_naming: str | None
-    column_naming: str | None
-
-
-def _tag_child_count(scope: Scope) -> Any:
-    """OMERO's ``tagChildCount`` for a set, its ``imageChildCount`` for any other tag."""
-    child = annotation.alias("child_tag")
-    link = annotationannotationlink
-    in_set = (
-        select(func.count())
-        .select_from(link.join(child, child.c.id == link.c.child))
-        .where(link.c.parent == annotation.c.id, child.c.discriminator == _TAG)
-        .where(_visible(scope, child))
-        .scalar_subquery()
-    )
-    image_link = annotation_links["image"]
-    on_images = (
-        select(func.count())
-        .select_from(image_link.join(image, image.c.id == image_link.c.parent))
-        .where(image_link.c.child == annotation.c.id, _visible(scope, image))
-        .scalar_subquery()
-    )
-    return case((annotation.c.ns == TAGSET_NS, in_set), else_=on_images)
-
-
-def tags(
-    conn: Connection, scope: Scope, *, parent_id: int | None = None, orphaned: bool = False
-) -> list[TagRow]:
-    """One page of readable tags and tag sets by id: the tags of set ``parent_id``, or
-    every tag, or (``orphaned``) those in no tag set."""
-    statement = select(
-        annotation.c.id,
-        annotation.c.textvalue,
-        annotation.c.description,
-        annotation.c.owner_id,
-        annotation.c.group_id,
-        annotation.c.ns,
-        _tag_child_count(scope).label("child_count"),
-    ).where(annotation.c.discriminator == _TAG, _visible(scope, annotation))
-    link = annotationannotationlink
-    parent = annotation.alias("tagset")
-    in_parent = select(link.c.child).select_from(link.join(parent, parent.c.id == link.c.parent))
-    if parent_id is not None:
-        members = in_parent.where(
-            link.c.parent == parent_id, parent.c.discriminator == _TAG, _visible(scope, parent)
-        )
-        statement = statement.where(annotation.c.id.in_(members))
-    elif orphaned:
-        statement = statement.where(
-            annotation.c.id.not_in(in_parent.where(parent.c.ns == TAGSET_NS))
-        )
-    if scope.owner is not None:
-        statement = statement.where(annotation.c.owner_id == scope.owner)
-    rows = conn.execute(_page(statement.order_by(annotation.c.id), scope))
-    return [
-        TagRow(
-            r.id,
-            r.textvalue,
-            r.description,
-            r.owner_id,
-            r.group_id,
-            r.ns == TAGSET_NS,
-            r.child_count,
-        )
-        for r in rows
-    ]
-
-
-def readable_tags(conn: Connection, scope: Scope, tag_ids: Sequence[int]) -> dict[int, Any]:
-    """The readable TagAnnotations among ``tag_ids``: id -> row with owner and group."""
-    if not tag_ids:
-        return {}
-    statement = select(annotation.c.id, annotation.c.owner_id, annotation.c.group_id).where(
-        annotation.c.id.in_(sorted(set(tag_ids))),
-        annotation.c.discriminator == _TAG,
-        _visible(scope, annotation),
-    )
-    return {r.id: r for r in conn.execute(statement)}
-
-
-def delete_annotations(conn: Connection, annotation_ids: Sequence[int]) -> None:
-    """Delete annotations; their links to objects and to other annotations cascade."""
-    if annotation_ids:
-        conn.execute(delete(annotation).where(annotation.c.id.in_(sorted(set(annotation_ids)))))
-
-
-def _well_columns() -> list[Any]:
-    return [
-        well.c.id,
-        well.c.owner_id,
-        well.c.group_id,
-        well.c.plate.label("plate_id"),
-        well.c.row,
-        well.c.column,
-        plate.c.name.label("plate_name"),
-        plate.c.rownamingconvention,
-        plate.c.columnnamingconvention,
-    ]
-
-
-def _well_row(r: Any) -> WellRow:
-    return WellRow(
-        r.id,
-        r.owner_id,
-        r.group_id,
-        r.plate_id,
-        r.row,
-        r.column,
-        r.plate_name,
-        r.rownamingconvention,
-        r.columnnamingconvention,
-    )
-
-
-def tagged_wells(conn: Connection, scope: Scope, tag_id: int) -> list[WellRow]:
-    """One page of readable wells (of readable plates) tagged with ``tag_id``, by row then
-    column as OMERO sorts them (A1, A2, B1 ...; across plates), then id."""
-    statement = (
-        select(*_well_columns())
-        .select_from(well.join(plate, plate.c.id == well.c.plate))
-        .where(_visible(scope, well), _visible(scope, plate))
-    )
-    statement = _filter_tag(statement, "well", well, tag_id)
-    if scope.owner is not None:
-        statement = statement.where(well.c.owner_id == scope.owner)
-    statement = statement.order_by(well.c.row, well.c.column, well.c.id)
-    return [_well_row(r) for r in conn.execute(_page(statement, scope))]
-
-
-def tag_paths(
-    conn: Connection, scope: Scope, *, tag_id: int | None, tagset_id: int | None
-) -> list[Path]:
-    """experimenter > tagset > tag for each readable set holding the tag (the set's owner
-    first); else, as OMERO falls back, experimenter > tag (or > tagset) alone."""
-    if tag_id is not None:
-        parent = annotation.alias("tagset")
-        child = annotation.alias("tag")
-        link = annotationannotationlink
-        statement = (
-            select(parent.c.id, parent.c.owner_id)
-            .select_from(
-                link.join(parent, parent.c.id == link.c.parent).join(
-                    child, child.c.id == link.c.child
-                )
-            )
-            .where(link.c.child == tag_id, parent.c.discriminator == _TAG)
-            .where(child.c.discriminator == _TAG, _visible(scope, parent), _visible(scope, child))
-            .order_by(parent.c.owner_id, parent.c.id)
-        )
-        if tagset_id is not None:
-            statement = statement.where(parent.c.id == tagset_id)
-        paths: list[Path] = [
-            [("experimenter", r.owner_id), ("tagset", r.id), ("tag", tag_id)]
-            for r in conn.execute(statement)
-        ]
-        if paths:
-            return paths
-    kind, target = ("tag", tag_id) if tag_id is not None else ("tagset", tagset_id)
-    if target is None:
-        return []
-    found = readable_tags(conn, scope, [target]).get(target)
-    return [] if found is None else [[("experimenter", found.owner_id), (kind, target)]]
-
-
-def roi_image(conn: Connection, scope: Scope, *, roi_id: int) -> int | None:
-    """The image of a readable ROI (on a readable image)."""
-    statement = (
-        select(roi.c.image)
-        .select_from(roi.join(image, image.c.id == roi.c.image))
-        .where(roi.c.id == roi_id, _visible(scope, roi), _visible(scope, image))
-    )
-    return conn.scalar(statement)
-
-
-def shape_roi(conn: Connection, scope: Scope, *, shape_id: int) -> int | None:
-    """The ROI of a readable shape."""
-    return conn.scalar(select(shape.c.roi).where(shape.c.id == shape_id, _visible(scope, shape)))
-
-
-# ---------------------------------------------------------------------------- show=
-
-
-@dataclass(frozen=True, slots=True)
-class ShownRow:
-    """What ``/webclient/?show=<kind>-<id>`` found: the object's name (None when it has
-    none), its owner and, for an image, ROI, shape or fileset, the image to show."""
-
-    kind: str
-    id: int
-    name: str | None
-    owner_id: int
-    image_id: int | None = None
-    run: RunRow | None = None
-    well: WellRow | None = None
-
-
-_NAMED: dict[str, Table] = {
-    "project": project,
-    "dataset": dataset,
-    "image": image,
-    "screen": screen,
-    "plate": plate,
-}
-
-
-def shown(conn: Connection, scope: Scope, kind: str, object_id: int) -> ShownRow | None:
-    """The readable object ``kind``/``object_id`` as the show page names it, or None."""
-    if kind in _NAMED:
-        table = _NAMED[kind]
-        r = conn.execute(
-            select(table.c.name, table.c.owner_id).where(
-                table.c.id == object_id, _visible(scope, table)
-            )
-        ).first()
-        if r is None:
-            return None
-        image_id = object_id if kind == "image" else None
-        return ShownRow(kind, object_id, r.name, r.owner_id, image_id=image_id)
-    if kind == "acquisition":
-        pa = plateacquisition
-        r = conn.execute(select(pa).where(pa.c.id == object_id, _visible(scope, pa))).first()
-        return None if r is None else ShownRow(kind, object_id, r.name, r.owner_id, run=_run_row(r))
-    if kind == "well":
-        r = conn.execute(
-            select(*_well_columns())
-            .select_from(well.join(plate, plate.c.id == well.c.plate))
-            .where(well.c.id == object_id, _visible(scope, well), _visible(scope, plate))
-        ).first()
-        return None if r is None else ShownRow(kind, object_id, None, r.owner_id, well=_well_row(r))
-    if kind in ("tag", "tagset"):
-        r = conn.execute(
-            select(annotation.c.textvalue, annotation.c.owner_id).where(
-                annotation.c.id == object_id,
-                annotation.c.discriminator == _TAG,
-                _visible(scope, annotation),
-            )
-        ).first()
-        return None if r is None else ShownRow(kind, object_id, r.textvalue, r.owner_id)
-    return _shown_image_of(conn, scope, kind, object_id)
-
-
-def _shown_image_of(conn: Connection, scope: Scope, kind: str, object_id: int) -> ShownRow | None:
-    """A ROI, shape or fileset, which the tree shows as its (first) image."""
-    if kind == "roi":
-        statement = select(roi.c.name, roi.c.owner_id, roi.c.image).where(
-            roi.c.id == object_id, _visible(scope, roi)
-        )
-    elif kind == "shape":
-        statement = (
-            select(shape.c.textvalue.label("name"), shape.c.owner_id, roi.c.image)
-            .select_from(shape.join(roi, roi.c.id == shape.c.roi))
-            .where(shape.c.id == object_id, _visible(scope, shape), _visible(scope, roi))
-        )
-    elif kind == "fileset":
-        first = (
-            select(image.c.id)
-            .where(image.c.fileset == fileset.c.id, _visible(scope, image))
-            .order_by(image.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        statement = select(
-            fileset.c.templateprefix.label("name"), fileset.c.owner_id, first.label("image")
-        ).where(fileset.c.id == object_id, _visible(scope, fileset))
-    else:
-        return None
-    r = conn.execute(statement).first()
-    if r is None or r.image is None:
-        return None
-    return ShownRow(kind, object_id, r.name, r.owner_id, image_id=r.image)

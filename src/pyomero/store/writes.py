@@ -9,16 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Connection, Row, delete, exists, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, exists, insert, select, update
 
 from pyomero.errors import ValidationError
 from pyomero.model.commands import AnnotationSpec
+from pyomero.store.annotations import is_linked
 from pyomero.store.db import inserted_id
 from pyomero.store.schema import (
     ANNOTATABLE,
     annotation,
     annotation_links,
     annotation_mapvalue,
+    annotationannotationlink,
     dataset,
     datasetimagelink,
     image,
@@ -174,6 +176,14 @@ def update_annotation(conn: Connection, spec: AnnotationSpec, *, event_id: int) 
         _insert_pairs(conn, spec.id, spec.value)
 
 
+def _link_table(parent_type: str) -> Table:
+    """The links from ``parent_type`` objects to annotations; ``annotation`` names OMERO's
+    AnnotationAnnotationLink, which holds a tag set's tags (parent the set, child the tag)."""
+    if parent_type == "annotation":
+        return annotationannotationlink
+    return annotation_links[parent_type]
+
+
 def link_annotation(
     conn: Connection,
     parent_type: str,
@@ -184,8 +194,9 @@ def link_annotation(
     group_id: int,
     event_id: int,
 ) -> int:
-    """Link an annotation; linking the same pair twice breaks OMERO's unique constraint."""
-    link = annotation_links[parent_type]
+    """Link an annotation to an object (or, ``parent_type`` ``annotation``, a tag to its tag
+    set); linking the same pair twice breaks OMERO's unique constraint."""
+    link = _link_table(parent_type)
     if conn.scalar(
         select(link.c.id).where(link.c.parent == parent_id, link.c.child == annotation_id)
     ):
@@ -212,21 +223,22 @@ def annotation_row(conn: Connection, annotation_id: int) -> Row | None:
 
 
 def _linked_annotations(conn: Connection, parent_type: str, parent_id: int) -> list[int]:
-    link = annotation_links[parent_type]
+    """The annotations linked to one object (or, ``annotation``, the tags of a tag set)."""
+    link = _link_table(parent_type)
     return list(conn.scalars(select(link.c.child).where(link.c.parent == parent_id)))
 
 
 def delete_orphaned_annotations(conn: Connection, candidates: list[int]) -> None:
-    """Delete annotations left without any link, except the kinds clients keep (tags, files)."""
+    """Delete annotations left without any link, except the kinds clients keep (tags, files).
+
+    A link from a tag set counts (``store.annotations.is_linked``): an annotation that is
+    still inside a set is not an orphan.
+    """
     for aid in candidates:
         row = annotation_row(conn, aid)
         if row is None or row.discriminator in KEPT_WHEN_ORPHANED:
             continue
-        still_linked = any(
-            conn.scalar(select(exists().where(link.c.child == aid)))
-            for link in annotation_links.values()
-        )
-        if not still_linked:
+        if not is_linked(conn, aid):
             conn.execute(delete(annotation).where(annotation.c.id == aid))
 
 
