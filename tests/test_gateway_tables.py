@@ -526,3 +526,31 @@ def test_hdf5_table_with_array_columns(world: World, tmp_path: Path) -> None:
         assert _get(world.user1, f"{G}/table/{file_id}/query/", query=bad) == {
             "error": f"Error executing query: {bad}"
         }
+
+
+@sqlite_only
+def test_webclient_omero_table(world: World, populated: dict[str, Any]) -> None:
+    """``/webclient/omero_table/<id>/``: a page as HTML or JSON, or every match as CSV."""
+    base = f"/webclient/omero_table/{populated['file']}/"
+    well = world.wells[1][4]
+    page = _get(world.user1, f"{base}json/", query=f"Well-{well}")
+    assert page["data"]["name"] == "bulk_annotations" and page["data"]["id"] == populated["file"]
+    assert page["meta"]["query"] == f"Well-{well}" and page["meta"]["totalCount"] == 1
+    (row,) = page["data"]["rows"]
+    assert row[page["data"]["columns"].index("Gene Symbol")] == "G10"
+    assert _get(world.user1, f"{base}json/", limit=5)["meta"]["limit"] == 5
+    html_page = world.user1.get(base)
+    assert html_page.status_code == 200 and "text/html" in html_page.headers["content-type"]
+    assert "<th>Gene Symbol</th>" in html_page.text and "<td>G11</td>" in html_page.text
+    download = world.user1.get(f"{base}csv/")
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    assert download.headers["content-disposition"] == 'attachment; filename="bulk_annotations.csv"'
+    lines = download.text.splitlines()
+    assert lines[0].split(",")[:3] == ["Plate", "Well", "Gene Symbol"] and len(lines) == 13
+    some = world.user1.get(f"{base}csv/", params={"query": "(Count>=10)"}).text.splitlines()
+    assert [line.split(",")[2] for line in some[1:]] == ["G10", "G11"]
+    assert _get(world.user1, f"{base}json/", query="(nope")["error"].startswith("Error executing")
+    assert world.user1.get(f"{base}csv/", params={"query": "(nope"}).status_code == 404
+    assert world.user1.get(f"{base}xml/").status_code == 404
+    assert world.outsider.get(f"{base}csv/").status_code == 404
+    assert world.user1.get("/webclient/omero_table/999999/").status_code == 404

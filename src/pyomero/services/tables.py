@@ -19,7 +19,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from pathlib import Path
@@ -231,6 +231,46 @@ def query_table(
         limit=limit,
         offset=offset,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TableExport:
+    """Every row of a table matching a query, read in batches as they are written out."""
+
+    name: str
+    columns: list[str]
+    rows: Iterator[list[Any]]
+
+
+def table_name(ctx: Context, file_id: int) -> str:
+    """The name of a readable table file (``Table <id> not found`` otherwise)."""
+    with ctx.instance.db.read() as conn:
+        row = store.table_file(conn, ctx.actor, file_id)
+    if row is None or row.mimetype != MIMETYPE:
+        raise TableError(f"Table {file_id} not found")
+    return str(row.name)
+
+
+def export_table(ctx: Context, file_id: int, *, query: str = "*", batch: int = 1000) -> TableExport:
+    """OMERO.web's ``omero_table/<id>/csv/``: the whole table, or the rows a query matches,
+    with no download limit (the rows are produced a batch at a time)."""
+    with ctx.instance.db.read() as conn:
+        table = _table_of(ctx, conn, file_id)
+        name = store.table_file(conn, ctx.actor, file_id).name  # readable: _table_of checked
+    names = [c.name for c in table.columns]
+    hits = (
+        list(range(table.row_count))
+        if query == "*"
+        else _hits(table, tq.expand_shortcut(query, names))
+    )
+
+    def rows() -> Iterator[list[Any]]:
+        for start in range(0, len(hits), batch):
+            chunk = hits[start : start + batch]
+            values = [table.column_values(i, chunk) for i in range(len(names))]
+            yield from (list(r) for r in zip(*values, strict=True))
+
+    return TableExport(name, names, rows())
 
 
 def query_object_table(ctx: Context, objtype: str, object_id: int, **params: Any) -> QueryResult:

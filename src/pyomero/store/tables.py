@@ -173,10 +173,10 @@ def bulk_files(
     ]  # fmt: skip
 
 
-def table_file(conn: Connection, actor: Actor, file_id: int) -> Any | None:
-    """Location and mimetype of a readable OriginalFile."""
+def table_file(conn: Connection, actor: Actor, file_id: int) -> Any:
+    """Name, location and mimetype of a readable OriginalFile (None when unreadable)."""
     return conn.execute(
-        select(s.originalfile.c.location, s.originalfile.c.mimetype).where(
+        select(s.originalfile.c.name, s.originalfile.c.location, s.originalfile.c.mimetype).where(
             s.originalfile.c.id == file_id, readable(actor, s.originalfile)
         )
     ).first()

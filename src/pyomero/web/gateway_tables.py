@@ -15,17 +15,20 @@ API's request cycle (CSRF, login, ``{"message"}``).
 
 from __future__ import annotations
 
+import csv
+import html
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import python_multipart
 from python_multipart.exceptions import FormParserError
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from pyomero.errors import InvalidInput
+from pyomero.errors import InvalidInput, NotFound
 from pyomero.services import tables
 from pyomero.services.tables import BulkAnnotation, QueryResult, TableError
 from pyomero.web.api_view import ApiCall, endpoint
@@ -182,6 +185,82 @@ def table_slice(call: GatewayCall) -> Any:
 # ---------------------------------------------------------------------------- populate
 
 
+#: OMERO.web's ``omero.web.page``: rows per page of ``omero_table``'s HTML and JSON.
+TABLE_PAGE = 200
+
+
+def omero_table(call: GatewayCall) -> Any:
+    """``/webclient/omero_table/<id>/[json|csv/]``: a page of the table as HTML or JSON, or
+    every row the query matches as a CSV download (streamed, no row limit)."""
+    file_id = call.path_id("fileid")
+    mtype = call.request.path_params.get("mtype")
+    query = call.query.get("query") or "*"
+    if mtype == "csv":
+        return _table_csv(call, file_id, query)
+    if mtype not in (None, "json"):
+        raise NotFound(f"no {mtype!r} view of a table (use json or csv)")
+    offset = _count(call, "offset") or 0
+    limit = _count(call, "limit")
+    try:
+        result = tables.query_table(
+            call.ctx, file_id, query=query, offset=offset,
+            limit=TABLE_PAGE if limit is None else limit,
+        )  # fmt: skip
+    except TableError as exc:
+        if mtype == "json":
+            return {"error": exc.message, **exc.extra}
+        raise NotFound(exc.message) from None
+    body = _query_json(result)
+    body["data"] |= {"id": file_id, "name": tables.table_name(call.ctx, file_id)}
+    body["meta"]["query"] = query
+    return body if mtype == "json" else _table_page(body)
+
+
+def _table_page(body: dict[str, Any]) -> Response:
+    data, meta = body["data"], body["meta"]
+    cell = "<td>{}</td>".format
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in data["columns"])
+    rows = "".join(
+        "<tr>" + "".join(cell(html.escape(str(v))) for v in row) + "</tr>" for row in data["rows"]
+    )
+    name = html.escape(str(data["name"]))
+    shown = f"{meta['offset'] + 1}-{meta['offset'] + len(data['rows'])}" if data["rows"] else "0"
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{name}</title></head><body>"
+        f"<h1>{name}</h1><p>rows {shown} of {meta['totalCount']} matching "
+        f"<code>{html.escape(meta['query'])}</code> ({meta['rowCount']} in the table); "
+        f"<a href='csv/?query={quote(meta['query'])}'>download as CSV</a></p>"
+        f"<table><tr>{head}</tr>{rows}</table></body></html>"
+    )
+    return HTMLResponse(page)
+
+
+def _table_csv(call: GatewayCall, file_id: int, query: str) -> Response:
+    try:
+        export = tables.export_table(call.ctx, file_id, query=query)
+    except TableError as exc:
+        raise NotFound(exc.message) from None
+
+    def lines() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(export.columns)
+        for row in export.rows:
+            writer.writerow(["" if v is None else v for v in row])
+            if out.tell() > 1 << 16:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    filename = export.name.replace(" ", "_").replace(",", ".") + ".csv"
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 def _target(raw: str | None) -> tuple[str, int]:
     match = _TARGET.fullmatch(raw or "")
     if match is None:
@@ -270,5 +349,7 @@ def routes() -> list[Route]:
         Route(f"{g}table/{{fileid:int}}/obj_id_bitmask/", json(obj_id_bitmask)),
         Route(f"{g}table/{{fileid:int}}/rows/", json(table_rows)),
         Route(f"{g}table/{{fileid:int}}/slice/", json(table_slice), methods=["GET", "POST"]),
+        Route("/webclient/omero_table/{fileid:int}/", gateway(omero_table)),
+        Route("/webclient/omero_table/{fileid:int}/{mtype}/", gateway(omero_table)),
         Route("/pyomero/metadata/populate/", endpoint(populate), methods=["POST"]),
     ]
