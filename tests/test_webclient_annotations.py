@@ -258,6 +258,14 @@ def test_new_tag_goes_into_its_tagset(instance: Any, make_client: Any) -> None:
     orphans = lab.api.get(f"{W}/api/tags/", params={"orphaned": "true"}).json()["tags"]
     assert [t["id"] for t in orphans] == [tagset]  # the new tag is in a set
 
+    # action/remove with parent=tagset-N takes it out of the set again, keeping the tag
+    removed = lab.apis[1].post(f"{W}/action/remove/tag/{tag}/", data={"parent": f"tagset-{tagset}"})
+    assert removed.json() == {"bad": "false"}
+    assert lab.api.get(f"{W}/api/tags/", params={"id": tagset}).json()["tags"] == []
+    assert [
+        i["id"] for i in lab.api.get(f"{W}/api/tags/", params={"id": tag}).json()["images"]
+    ] == [image]
+
 
 @sqlite_only
 def test_new_tag_in_tagset_refused(instance: Any, make_client: Any) -> None:

@@ -64,6 +64,7 @@ _CLASS = {
     "plate": "Plate",
     "plateacquisition": "PlateAcquisition",
     "well": "Well",
+    "annotation": "TagAnnotation",
 }
 
 

@@ -386,7 +386,7 @@ def links_of(
     out: list[tuple[str, Row]] = []
     kinds = {k for k, _ in parents} if parents is not None else set(PARENT_ORDER)
     for kind in kinds:
-        link = annotation_links[kind]
+        link = _link_table(kind)
         query = select(link).where(link.c.child == annotation_id)
         if parents is not None:
             query = query.where(link.c.parent.in_([i for k, i in parents if k == kind]))
@@ -485,8 +485,13 @@ def touch(conn: Connection, annotation_id: int, *, event_id: int, **values: Any)
     )
 
 
+def _link_table(kind: str) -> Any:
+    """An object kind's annotation link table; ``annotation`` is a tag set's hold on a tag."""
+    return annotationannotationlink if kind == "annotation" else annotation_links[kind]
+
+
 def delete_link(conn: Connection, kind: str, link_id: int) -> None:
-    link = annotation_links[kind]
+    link = _link_table(kind)
     conn.execute(delete(link).where(link.c.id == link_id))
 
 

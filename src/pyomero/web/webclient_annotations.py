@@ -157,13 +157,14 @@ def annotate_rating(call: GatewayCall) -> Any:
 
 
 def _parents(raw: str) -> list[tuple[str, int]]:
-    """``parent=image-1|dataset-2`` as OMERO.web's ``remove`` action takes it."""
+    """``parent=image-1|dataset-2`` as OMERO.web's ``remove`` action takes it; ``tagset-3``
+    takes a tag out of a tag set."""
     out = []
     for part in raw.split("|"):
         kind, _, oid = part.partition("-")
-        if kind not in TARGETS:
+        if kind not in TARGETS and kind != "tagset":
             raise InvalidInput(f"parent {part!r}: expected e.g. image-123", param="parent")
-        out.append((TARGETS[kind], parse_int("parent", oid)))
+        out.append((TARGETS.get(kind, "annotation"), parse_int("parent", oid)))
     return out
 
 
