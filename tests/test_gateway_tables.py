@@ -554,3 +554,17 @@ def test_webclient_omero_table(world: World, populated: dict[str, Any]) -> None:
     assert world.user1.get(f"{base}xml/").status_code == 404
     assert world.outsider.get(f"{base}csv/").status_code == 404
     assert world.user1.get("/webclient/omero_table/999999/").status_code == 404
+
+
+def test_bulkmap_refuses_a_table_naming_deleted_wells(world: World) -> None:
+    target = f"Plate:{world.plates[0]}"
+    assert populate(world.user1, target, _gene_csv(["ECT2", "ADE8"]), "csv").status_code == 200
+    gone = world.wells[0][1]
+    with world.instance.db.write() as conn:
+        conn.execute(schema.wellsample.delete().where(schema.wellsample.c.well == gone))
+        conn.execute(schema.well.delete().where(schema.well.c.id == gone))
+    before = _counts(world.instance)
+    refused = bulkmap(world.user1, target, BULKMAP_CONFIG)
+    assert refused.status_code == 400, refused.text
+    assert f"no longer exist: Well:{gone}; nothing was created" in refused.json()["message"]
+    assert _counts(world.instance) == before

@@ -62,6 +62,8 @@ TABLE_NAME = "bulk_annotations"
 #: omero.web.max_table_download_rows and omero.web.max_table_slice_size.
 MAX_DOWNLOAD_ROWS = 10_000
 MAX_SLICE_SIZE = 1_000_000
+#: How many missing objects an error names before "and N more".
+MAX_REPORTED = 10
 TARGETS = ("Screen", "Plate", "Project", "Dataset")
 
 
@@ -564,6 +566,15 @@ def _bulkmap(
     images = {int(v) for kind, values in id_columns if kind == "ImageColumn" for v in values}
     well_images = store.well_images(conn, list(wells)) if rules.well_to_images else {}
     images |= {i for ids in well_images.values() for i in ids}
+    for kind, ids in (("Well", wells), ("Image", images)):
+        gone = sorted(ids - store.existing_ids(conn, kind.lower(), ids))
+        if gone:
+            shown = ", ".join(f"{kind}:{i}" for i in gone[:MAX_REPORTED])
+            more = f" (and {len(gone) - MAX_REPORTED} more)" if len(gone) > MAX_REPORTED else ""
+            raise InvalidInput(
+                f"the table names objects that no longer exist: {shown}{more}; nothing was created",
+                param="file",
+            )
     _check_annotatable(conn, actor, wells, images)
     plan = MapPlan(rules.primary_keys)
     existing = store.maps_in_namespaces(conn, actor, who["group_id"], list(rules.primary_keys))

@@ -6,7 +6,7 @@ every read here filters with the compiled visibility predicate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -427,3 +427,14 @@ def maps_under(
             .order_by(ann.c.id)
         )
     )
+
+
+def existing_ids(conn: Connection, kind: str, ids: Iterable[int]) -> set[int]:
+    """Which of ``ids`` are still rows of ``kind`` (``well`` or ``image``)."""
+    table = {"well": s.well, "image": s.image}[kind]
+    wanted = list(ids)
+    found: set[int] = set()
+    for start in range(0, len(wanted), 10_000):
+        chunk = wanted[start : start + 10_000]
+        found |= set(conn.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
+    return found
