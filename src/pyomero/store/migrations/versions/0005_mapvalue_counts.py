@@ -65,14 +65,46 @@ def _repeated(resource: str, parent: str, name: str, annotation_id: str, index: 
     return (
         f"CASE WHEN EXISTS (SELECT 1 FROM {resource}annotationlink l2"
         " JOIN annotation_mapvalue m2 ON m2.annotation_id = l2.child"
-        f" WHERE l2.parent = {parent} AND lower(m2.name) = lower({name})"
+        # m2.name || '': keep the planners off the (lower(name), value) index, whose range
+        # for a common key is every pair; the object's few pairs are the way in
+        f" WHERE l2.parent = {parent} AND lower(m2.name || '') = lower({name})"
         f' AND NOT (m2.annotation_id = {annotation_id} AND m2."index" = {index}))'
         " THEN 1 ELSE 0 END"
     )
 
 
-def _pair_event(resource: str, ref: str, inserted: bool) -> str:
-    """The triples of the pair row ``ref`` (new/old) of annotation_mapvalue."""
+def _repeated_pg(resource: str, parent: str, name: str, annotation_id: str, index: str) -> str:
+    """:func:`_repeated` for PostgreSQL, its plan pinned: the object's links, then their
+    pairs (a LATERAL with OFFSET 0 is never flattened), whatever the statistics say."""
+    return (
+        f"CASE WHEN EXISTS (SELECT 1 FROM {resource}annotationlink l2 CROSS JOIN LATERAL"
+        " (SELECT 1 FROM annotation_mapvalue m2 WHERE m2.annotation_id = l2.child"
+        f" AND lower(m2.name || '') = lower({name})"
+        f' AND NOT (m2.annotation_id = {annotation_id} AND m2."index" = {index}) OFFSET 0) x'
+        f" WHERE l2.parent = {parent}) THEN 1 ELSE 0 END"
+    )
+
+
+def _pair_event(resource: str, ref: str, inserted: bool, rows: bool = False) -> str:
+    """The triples of the pair row ``ref`` (new/old) of annotation_mapvalue (SQLite), or of
+    every row of the transition table ``ref`` (PostgreSQL, ``rows``)."""
+    if rows:
+        repeated = (
+            _repeated_pg(resource, "l.parent", "r.name", "r.annotation_id", 'r."index"')
+            if inserted
+            else "0"
+        )
+        return (
+            "SELECT r.name AS name, lower(r.name) AS nl, lower(r.value) AS vl,"
+            " length(r.value) AS len, p.group_id AS pg, p.owner_id AS po, l.group_id AS lg,"
+            f" l.owner_id AS lo, a.group_id AS ag, a.owner_id AS ao, {repeated} AS repeated"
+            f" FROM {ref} r CROSS JOIN LATERAL (SELECT l.parent, l.group_id, l.owner_id"
+            f" FROM {resource}annotationlink l WHERE l.child = r.annotation_id OFFSET 0) l"
+            " CROSS JOIN LATERAL (SELECT a.group_id, a.owner_id FROM annotation a"
+            " WHERE a.id = r.annotation_id OFFSET 0) a"
+            " CROSS JOIN LATERAL (SELECT p.group_id, p.owner_id"
+            f" FROM {resource} p WHERE p.id = l.parent OFFSET 0) p"
+        )
     repeated = (
         _repeated(resource, "l.parent", f"{ref}.name", f"{ref}.annotation_id", f'{ref}."index"')
         if inserted
@@ -87,8 +119,27 @@ def _pair_event(resource: str, ref: str, inserted: bool) -> str:
     )
 
 
-def _link_event(resource: str, ref: str, inserted: bool) -> str:
-    """The triples of the link row ``ref`` (new/old) of <resource>annotationlink."""
+def _link_event(resource: str, ref: str, inserted: bool, rows: bool = False) -> str:
+    """The triples of the link row ``ref`` (new/old) of <resource>annotationlink (SQLite),
+    or of every row of the transition table ``ref`` (PostgreSQL, ``rows``)."""
+    if rows:
+        repeated = (
+            _repeated_pg(resource, "r.parent", "m.name", "m.annotation_id", 'm."index"')
+            if inserted
+            else "0"
+        )
+        return (
+            "SELECT m.name AS name, lower(m.name) AS nl, lower(m.value) AS vl,"
+            " length(m.value) AS len, p.group_id AS pg, p.owner_id AS po,"
+            " r.group_id AS lg, r.owner_id AS lo, a.group_id AS ag, a.owner_id AS ao,"
+            f" {repeated} AS repeated FROM {ref} r CROSS JOIN LATERAL"
+            ' (SELECT m.name, m.value, m.annotation_id, m."index" FROM annotation_mapvalue m'
+            " WHERE m.annotation_id = r.child OFFSET 0) m"
+            " CROSS JOIN LATERAL (SELECT a.group_id, a.owner_id FROM annotation a"
+            " WHERE a.id = r.child OFFSET 0) a"
+            " CROSS JOIN LATERAL (SELECT p.group_id, p.owner_id"
+            f" FROM {resource} p WHERE p.id = r.parent OFFSET 0) p"
+        )
     repeated = (
         _repeated(resource, f"{ref}.parent", "m.name", "m.annotation_id", 'm."index"')
         if inserted
@@ -146,56 +197,73 @@ def _apply(resource: str, source: str, sign: int, sqlite: bool) -> list[str]:
     ]
 
 
-def _triggers() -> list[tuple[str, str, str, list[tuple[str, str, int]]]]:
-    """(trigger name, timing and event, table, [(resource, source, sign)])."""
-    found = []
+#: A trigger: name, timing and event, table, transition tables (PostgreSQL, statement
+#: level) and the parts of its body, (resource, source of triples, sign).
+Trigger = tuple[str, str, str, str, list[tuple[str, str, int]]]
+
+
+def _triggers(sqlite: bool) -> list[Trigger]:
+    """On SQLite every trigger is per row. On PostgreSQL the pair and link triggers are per
+    statement over transition tables: a bulk insert (COPY) then updates each count row once
+    per statement, where per-row triggers would update a common value's row once per pair,
+    and each update of a row its own transaction updated before walks the whole chain of its
+    earlier versions (quadratic). Deletes of annotations and objects stay per row and BEFORE,
+    while the rows they cascade to are still there."""
+    found: list[Trigger] = []
     pairs = "annotation_mapvalue"
+    new, old = ("new", "old") if sqlite else ("new_rows", "old_rows")
+    rows = not sqlite
+    ref_new = "" if sqlite else f"REFERENCING NEW TABLE AS {new}"
+    ref_old = "" if sqlite else f"REFERENCING OLD TABLE AS {old}"
     found.append(
-        (f"{pairs}_count_insert", "AFTER INSERT", pairs,
-         [(r, _pair_event(r, "new", True), 1) for r in RESOURCES])
+        (f"{pairs}_count_insert", "AFTER INSERT", pairs, ref_new,
+         [(r, _pair_event(r, new, True, rows), 1) for r in RESOURCES])
     )  # fmt: skip
     found.append(
-        (f"{pairs}_count_delete", "AFTER DELETE", pairs,
-         [(r, _pair_event(r, "old", False), -1) for r in RESOURCES])
+        (f"{pairs}_count_delete", "AFTER DELETE", pairs, ref_old,
+         [(r, _pair_event(r, old, False, rows), -1) for r in RESOURCES])
     )  # fmt: skip
     found.append(
         (f"{pairs}_count_update", "AFTER UPDATE", pairs,
-         [(r, _pair_event(r, "old", False), -1) for r in RESOURCES]
-         + [(r, _pair_event(r, "new", True), 1) for r in RESOURCES])
+         "" if sqlite else f"REFERENCING OLD TABLE AS {old} NEW TABLE AS {new}",
+         [(r, _pair_event(r, old, False, rows), -1) for r in RESOURCES]
+         + [(r, _pair_event(r, new, True, rows), 1) for r in RESOURCES])
     )  # fmt: skip
     found.append(
-        ("annotation_count_delete", "BEFORE DELETE", "annotation",
+        ("annotation_count_delete", "BEFORE DELETE", "annotation", "",
          [(r, _all(r, "l.child = old.id", annotation="old"), -1) for r in RESOURCES])
     )  # fmt: skip
     for r in RESOURCES:
         link = f"{r}annotationlink"
         found.append(
-            (f"{link}_count_insert", "AFTER INSERT", link, [(r, _link_event(r, "new", True), 1)])
-        )
+            (f"{link}_count_insert", "AFTER INSERT", link, ref_new,
+             [(r, _link_event(r, new, True, rows), 1)])
+        )  # fmt: skip
         found.append(
-            (f"{link}_count_delete", "AFTER DELETE", link, [(r, _link_event(r, "old", False), -1)])
-        )
+            (f"{link}_count_delete", "AFTER DELETE", link, ref_old,
+             [(r, _link_event(r, old, False, rows), -1)])
+        )  # fmt: skip
         found.append(
-            (
-                f"{r}_count_delete",
-                "BEFORE DELETE",
-                r,
-                [(r, _all(r, "l.parent = old.id", parent="old"), -1)],
-            )
-        )
+            (f"{r}_count_delete", "BEFORE DELETE", r, "",
+             [(r, _all(r, "l.parent = old.id", parent="old"), -1)])
+        )  # fmt: skip
     return found
 
 
-def _create_trigger(name: str, when: str, table: str, body: list[str], sqlite: bool) -> list[str]:
+def _create_trigger(
+    name: str, when: str, table: str, referencing: str, body: list[str], sqlite: bool
+) -> list[str]:
     if sqlite:
         return [
             f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW BEGIN {'; '.join(body)}; END"
         ]
     returned = "OLD" if when.startswith("BEFORE") else "NULL"
+    level = "STATEMENT" if referencing else "ROW"
     return [
         f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"{'; '.join(body)}; RETURN {returned}; END $$",
-        f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
+        f"CREATE TRIGGER {name} {when} ON {table} {referencing} FOR EACH {level}"
+        f" EXECUTE FUNCTION {name}()",
     ]
 
 
@@ -216,17 +284,17 @@ def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in _tables(sqlite) + _backfill(sqlite):
         op.execute(sa.text(statement))
-    for name, when, table, parts in _triggers():
+    for name, when, table, referencing, parts in _triggers(sqlite):
         body = [
             s for resource, source, sign in parts for s in _apply(resource, source, sign, sqlite)
         ]
-        for statement in _create_trigger(name, when, table, body, sqlite):
+        for statement in _create_trigger(name, when, table, referencing, body, sqlite):
             op.execute(sa.text(statement))
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for name, _when, table, _parts in _triggers():
+    for name, _when, table, _referencing, _parts in _triggers(sqlite):
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + ("" if sqlite else f" ON {table}"))
         if not sqlite:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
