@@ -13,7 +13,15 @@ import pytest
 from alembic import command
 from sqlalchemy import column, func, select, table
 
-from apidata import add_images, add_plate, new_group, new_user
+from apidata import (
+    add_datasets,
+    add_images,
+    add_plate,
+    link_dataset_images,
+    link_project_datasets,
+    new_group,
+    new_user,
+)
 from pyomero.model.commands import AnnotationSpec
 from pyomero.model.permissions import Actor, GroupLevel, can_read
 from pyomero.store import annotations as store_annotations
@@ -26,10 +34,14 @@ from pyomero.store.search import (
     Filter,
     Query,
     _counted_buckets,
+    container_buckets,
+    container_images,
     documents,
     keys,
+    random_hits,
     scanned_buckets,
     search,
+    sub_containers,
     value_buckets,
     value_search,
 )
@@ -421,3 +433,144 @@ def test_bulk_loaded_pairs_are_indexed_and_counted(lab):
     assert ids(inst, alice, one("contains", "ENE2", "Screen Gene")) == new[2::3]
     counted, scanned = _buckets(inst, alice, "screen gene")
     assert counted == scanned == ({("Screen Gene", f"gene{n}", 10) for n in range(3)}, 30)
+
+
+# -- random hits and containers ---------------------------------------------------------------
+
+STUDY = "idr0001-example/experimentA"
+SCREEN = "idr0002-example/screenA"
+SECRET = "idr0001-example/secret"
+
+
+def build_studies(instance: Any) -> dict[str, Any]:
+    """alice (``lab``): project STUDY with datasets D1 (3 images, ADE8) and D2 (2, CDC42),
+    one loose image, screen SCREEN with a 1x2 plate (ADE8); bob (private ``secret``):
+    project SECRET holding one image with ADE8 and a Secret pair."""
+    new_group(instance, "lab")
+    new_group(instance, "secret", GroupLevel.PRIVATE)
+    alice = new_user(instance, "alice", ["lab"])
+    bob = new_user(instance, "bob", ["secret"])
+    gid, sid = _group_id(instance, "lab"), _group_id(instance, "secret")
+    uid = alice.id
+    images = add_images(instance, uid, gid, [f"s{n}" for n in range(6)], with_pixels=False)
+    with instance.db.write() as conn:
+        (project_id,) = bulk.insert_projects(
+            conn, owner_id=uid, group_id=gid, projects=[{"name": STUDY}]
+        )
+        (screen_id,) = bulk.insert_screens(
+            conn, owner_id=uid, group_id=gid, screens=[{"name": SCREEN}]
+        )
+        (secret_id,) = bulk.insert_projects(
+            conn, owner_id=bob.id, group_id=sid, projects=[{"name": SECRET}]
+        )
+    d1, d2 = add_datasets(instance, uid, gid, ["D1", "D2"])
+    link_project_datasets(instance, uid, gid, [(project_id, d1), (project_id, d2)])
+    link_dataset_images(instance, uid, gid, [(d1, i) for i in images[:3]])
+    link_dataset_images(instance, uid, gid, [(d2, i) for i in images[3:5]])
+    plate = add_plate(instance, uid, gid, "PL1", columns=2, screen_id=screen_id)
+    for n, iid in enumerate(images[:5]):
+        gene = "ADE8" if n < 3 else "CDC42"
+        organism = "Mus musculus" if n == 0 else "Homo sapiens"
+        annotate(instance, uid, gid, "image", iid, [("Gene Symbol", gene), ("Organism", organism)])
+    for iid in plate.image_ids:
+        annotate(instance, uid, gid, "image", iid, [("Gene Symbol", "ADE8")])
+    annotate(instance, uid, gid, "project", project_id, [("Study Type", "imaging")])
+    (hidden,) = add_images(instance, bob.id, sid, ["h"], with_pixels=False)
+    (sd,) = add_datasets(instance, bob.id, sid, ["SD"])
+    link_project_datasets(instance, bob.id, sid, [(secret_id, sd)])
+    link_dataset_images(instance, bob.id, sid, [(sd, hidden)])
+    annotate(instance, bob.id, sid, "image", hidden, [("Gene Symbol", "ADE8"), ("Secret", "s1")])
+    return {
+        "alice": actor(instance, alice, gid),
+        "bob": actor(instance, bob, sid),
+        "images": images,
+        "plate_images": plate.image_ids,
+        "project": project_id,
+        "screen": screen_id,
+        "secret": secret_id,
+        "datasets": (d1, d2),
+        "plate": plate.plate_id,
+        "hidden": hidden,
+    }
+
+
+@pytest.fixture
+def studies(instance):
+    return {"instance": instance, **build_studies(instance)}
+
+
+def test_random_hits_draw_from_readable_hits(studies):
+    inst, alice = studies["instance"], studies["alice"]
+    ade8 = one("equals", "ade8")
+    readable_hits = {*studies["images"][:3], *studies["plate_images"]}
+    with inst.db.read() as conn:
+        page = random_hits(conn, alice, "image", ade8, 3)
+        assert page.size == 5 and len(page.documents) == 3
+        assert {d.id for d in page.documents} <= readable_hits
+        assert all(("Gene Symbol", "ADE8", 0) in d.key_values for d in page.documents)
+        everything = random_hits(conn, alice, "image", ade8, 100)
+        assert {d.id for d in everything.documents} == readable_hits  # not bob's
+        assert random_hits(conn, alice, "image", one("equals", "zzz"), 3).documents == []
+
+
+def test_container_images_count_readable_images_only(studies):
+    inst, alice, bob = studies["instance"], studies["alice"], studies["bob"]
+    with inst.db.read() as conn:
+        found = container_images(conn, alice)
+        assert [(c.type, c.name, c.images) for c in found] == [
+            ("project", STUDY, 5),
+            ("screen", SCREEN, 2),
+        ]
+        assert [c.name for c in container_images(conn, alice, container_type="screen")] == [SCREEN]
+        assert [c.name for c in container_images(conn, alice, needle="EXPERIMENTa")] == [STUDY]
+        assert [(c.name, c.images) for c in container_images(conn, bob)] == [(SECRET, 1)]
+
+
+def test_container_keys_and_values(studies):
+    inst, alice, bob = studies["instance"], studies["alice"], studies["bob"]
+    with inst.db.read() as conn:
+        (study,) = container_buckets(conn, alice, "image", "idr0001-example")  # not SECRET
+        assert (study.container.name, study.container.type) == (STUDY, "project")
+        assert [(b.key, b.count) for b in study.buckets] == [
+            ("Gene Symbol", 5),
+            ("Organism", 5),
+        ]
+        (values,) = container_buckets(conn, alice, "image", "experimentA", key="gene symbol")
+        assert [(b.key, b.value, b.count) for b in values.buckets] == [
+            ("gene symbol", "ADE8", 3),
+            ("gene symbol", "CDC42", 2),
+        ]
+        screens = container_buckets(conn, alice, "image", "idr0002", key="Gene Symbol")
+        assert [(s.container.type, [(b.value, b.count) for b in s.buckets]) for s in screens] == [
+            ("screen", [("ADE8", 2)])
+        ]
+        human = Query((Filter("equals", "homo sapiens", "Organism"),))
+        (filtered,) = container_buckets(conn, alice, "image", STUDY, key="Gene Symbol", query=human)
+        assert [(b.value, b.count) for b in filtered.buckets] == [("ADE8", 2), ("CDC42", 2)]
+        (itself,) = container_buckets(conn, alice, "project", STUDY)
+        assert [(b.key, b.count) for b in itself.buckets] == [("Study Type", 1)]
+        assert container_buckets(conn, alice, "plate", STUDY) == []  # a project holds no plates
+        assert container_buckets(conn, alice, "image", "nothing") == []
+        (secret,) = container_buckets(conn, bob, "image", "idr0001-example")
+        assert secret.container.name == SECRET
+        assert {b.key for b in secret.buckets} == {"Gene Symbol", "Secret"}
+
+
+def test_sub_containers(studies):
+    inst, alice, bob = studies["instance"], studies["alice"], studies["bob"]
+    d1, d2 = studies["datasets"]
+    with inst.db.read() as conn:
+        container, subs = sub_containers(conn, alice, STUDY.upper())
+        assert container.id == studies["project"]
+        assert [(s.id, s.name, s.type, s.images) for s in subs] == [
+            (d1, "D1", "dataset", 3),
+            (d2, "D2", "dataset", 2),
+        ]
+        _, cdc = sub_containers(conn, alice, STUDY, query=one("equals", "cdc42"))
+        assert [(s.name, s.images) for s in cdc] == [("D2", 2)]
+        screen, plates = sub_containers(conn, alice, "screenA")
+        assert screen.type == "screen"
+        assert [(s.name, s.type, s.images) for s in plates] == [("PL1", "plate", 2)]
+        assert sub_containers(conn, alice, "secret") is None  # bob's project stays hidden
+        _, bobs = sub_containers(conn, bob, "secret")
+        assert [(s.name, s.images) for s in bobs] == [("SD", 1)]

@@ -10,6 +10,7 @@ from pyomero.services.accounts import Context
 from pyomero.store import search as store
 from pyomero.store.listing import ImageRow
 from pyomero.store.search import (
+    CONTAINER_TYPES,
     OPERATORS,
     PAGE_SIZE,
     RESOURCES,
@@ -17,12 +18,16 @@ from pyomero.store.search import (
     Container,
     Document,
     Filter,
+    KeyBuckets,
+    Named,
     Page,
     Query,
+    SubContainer,
     TextHits,
 )
 
 __all__ = [
+    "CONTAINER_TYPES",
     "OPERATORS",
     "PAGE_SIZE",
     "RESOURCES",
@@ -31,13 +36,20 @@ __all__ = [
     "Document",
     "Filter",
     "ImageRow",
+    "KeyBuckets",
+    "Named",
     "Page",
     "Query",
+    "SubContainer",
     "TextHits",
+    "container_buckets",
+    "container_images",
     "containers",
     "keys",
     "names",
+    "random_search",
     "search",
+    "sub_containers",
     "text_search",
     "value_buckets",
     "value_search",
@@ -47,6 +59,11 @@ __all__ = [
 def search(ctx: Context, *, resource: str, query: Query, bookmark: int | None = None) -> Page:
     with ctx.instance.db.read() as conn:
         return store.search(conn, ctx.actor, resource, query, bookmark=bookmark)
+
+
+def random_search(ctx: Context, *, resource: str, query: Query, count: int) -> Page:
+    with ctx.instance.db.read() as conn:
+        return store.random_hits(conn, ctx.actor, resource, query, count)
 
 
 def containers(ctx: Context, *, query: Query) -> list[Container]:
@@ -87,3 +104,31 @@ def text_search(
         return store.text_hits(
             conn, ctx.actor, text, images_only=images_only, limit=limit, offset=offset
         )
+
+
+def container_images(
+    ctx: Context, *, name: str | None = None, container_type: str | None = None
+) -> list[Container]:
+    with ctx.instance.db.read() as conn:
+        return store.container_images(conn, ctx.actor, needle=name, container_type=container_type)
+
+
+def container_buckets(
+    ctx: Context,
+    *,
+    resource: str,
+    container_name: str,
+    key: str | None = None,
+    query: Query | None = None,
+) -> list[KeyBuckets]:
+    with ctx.instance.db.read() as conn:
+        return store.container_buckets(
+            conn, ctx.actor, resource, container_name, key=key, query=query
+        )
+
+
+def sub_containers(
+    ctx: Context, *, container_name: str, query: Query | None = None
+) -> tuple[Named, list[SubContainer]] | None:
+    with ctx.instance.db.read() as conn:
+        return store.sub_containers(conn, ctx.actor, container_name, query=query)

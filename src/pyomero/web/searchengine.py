@@ -7,6 +7,10 @@ answer is limited to what the caller may read: the caller is authenticated as on
 route (the IDR's public user, once configured, makes this anonymous).
 
 The POST routes only read, so they take no CSRF token (the engine has none).
+
+Not served: the engine's asynchronous jobs (``async_submitquery``, ``check_query_job``,
+``return_query_results``) and its BioFile Finder exports (``container_bff_data``); they
+answer the engine's 404. ``data_source`` is accepted and not checked: there is one source.
 """
 
 from __future__ import annotations
@@ -55,13 +59,13 @@ class EngineCall:
     def resource(self) -> str:
         return str(self.request.path_params.get("res", "image"))
 
-    def json_body(self) -> Any:
+    def json_body(self, invalid: str = wire.NO_QUERY_DATA) -> Any:
         if not self.body.strip():
             return None
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            raise wire.SearchInputError(wire.NO_QUERY_DATA) from None
+            raise wire.SearchInputError(invalid) from None
 
 
 class NoTable(PyomeroError):
@@ -124,6 +128,14 @@ def _filters(items: list[dict[str, Any]]) -> tuple[search.Filter, ...]:
     return tuple(search.Filter(**item) for item in items)
 
 
+def _query(parsed: dict[str, Any]) -> search.Query:
+    return search.Query(
+        _filters(parsed["and_filters"]),
+        tuple(_filters(group) for group in parsed["or_filters"]),
+        parsed["case_sensitive"],
+    )
+
+
 def _answer(
     call: EngineCall,
     resource: str,
@@ -132,10 +144,20 @@ def _answer(
     bookmark: int | None,
     *,
     submitted: bool = False,
+    containers: bool | None = None,
+    random_count: int = 0,
+    pagination: dict[str, Any] | None = None,
 ) -> Any:
     started = time.perf_counter()
-    if wire.flag(call.query.get("return_containers")):
+    if containers is None:
+        containers = wire.flag(call.query.get("return_containers"))
+    if containers:
         result: Any = wire.containers(search.containers(call.ctx, query=query))
+    elif random_count > 0:
+        page = search.random_search(call.ctx, resource=resource, query=query, count=random_count)
+        if submitted and page.size == 0:
+            return wire.error(wire.NO_RESULTS)
+        result = wire.random_results(page.documents, page.size, resource)
     else:
         page = search.search(call.ctx, resource=resource, query=query, bookmark=bookmark)
         if submitted and page.size == 0:
@@ -146,6 +168,7 @@ def _answer(
             resource,
             page_size=search.PAGE_SIZE,
             bookmarked=bookmark is not None,
+            pagination=pagination,
         )
     seconds = time.perf_counter() - started
     return wire.envelope(result, details, resource, seconds, submitted=submitted)
@@ -158,6 +181,11 @@ def root(request: Request) -> Response:
     return Response(wire.ROOT_TEXT, media_type="text/html; charset=utf-8", headers=CORS)
 
 
+def data_sources(request: Request) -> Response:
+    """The one data source: this instance's database (no login needed, as for the root)."""
+    return _json(wire.DATA_SOURCES)
+
+
 def search_get(call: EngineCall) -> Any:
     resource = _resource(call)
     flt = wire.get_filter(call.query)
@@ -165,19 +193,26 @@ def search_get(call: EngineCall) -> Any:
     study = call.query.get("study") or None
     query = search.Query(_filters([flt]), (), case_sensitive, study)
     bookmark = wire.bookmark_param(call.query.get("bookmark"))
+    random_count = wire.random_results_param(call.query.get("random_results"))
     details = wire.get_query_details(flt, case_sensitive)
-    return _answer(call, resource, query, details, bookmark)
+    return _answer(call, resource, query, details, bookmark, random_count=random_count)
 
 
-def _posted(call: EngineCall, resource: str, *, submitted: bool) -> Any:
-    parsed = wire.query_details(call.json_body())
-    query = search.Query(
-        _filters(parsed["and_filters"]),
-        tuple(_filters(group) for group in parsed["or_filters"]),
-        parsed["case_sensitive"],
-    )
+def _posted(
+    call: EngineCall, resource: str, *, submitted: bool, containers: bool | None = None
+) -> Any:
+    body = call.json_body()
+    if submitted:
+        body = wire.expand_container_filters(body)
+    parsed = wire.query_details(body)
     return _answer(
-        call, resource, query, parsed["query_details"], parsed["bookmark"], submitted=submitted
+        call,
+        resource,
+        _query(parsed),
+        parsed["query_details"],
+        parsed["bookmark"],
+        submitted=submitted,
+        containers=containers,
     )
 
 
@@ -185,8 +220,29 @@ def search_annotation(call: EngineCall) -> Any:
     return _posted(call, _resource(call), submitted=False)
 
 
+def search_annotation_page(call: EngineCall) -> Any:
+    """The next page of a ``searchannotation``: by ``bookmark``, or by the ``pagination``
+    the previous page carried (which comes back moved on one page)."""
+    resource = _resource(call, plain=True)
+    parsed = wire.page_body(call.json_body(wire.NO_PROPER_QUERY_DATA))
+    return _answer(
+        call,
+        resource,
+        _query(parsed),
+        parsed["query_details"],
+        parsed["bookmark"],
+        containers=parsed["return_containers"],
+        pagination=parsed["pagination"] if parsed["paginate"] else None,
+    )
+
+
 def submit_query(call: EngineCall) -> Any:
     return _posted(call, "image", submitted=True)
+
+
+def submit_query_containers(call: EngineCall) -> Any:
+    """``submitquery/containers/``: the projects and screens holding the image hits."""
+    return _posted(call, "image", submitted=True, containers=True)
 
 
 def values_using_key(call: EngineCall) -> Any:
@@ -217,6 +273,21 @@ def search_values(call: EngineCall) -> Any:
     return wire.value_buckets(found, total, resource)
 
 
+def annotation_values_key(call: EngineCall) -> Any:
+    """``getannotationvalueskey``: the values of ``key``; ``key=name``, the container names."""
+    key = call.query.get("key")
+    if not key:
+        raise wire.SearchInputError(wire.NO_KEY_PLAIN)
+    resource = _resource(call)
+    if key == "name":
+        return {
+            kind: wire.names(search.names(call.ctx, resource=kind, value=None))
+            for kind in search.CONTAINER_TYPES
+        }
+    found, _total = search.value_buckets(call.ctx, resource=resource, key=key)
+    return wire.annotation_values(found)
+
+
 def keys(call: EngineCall) -> Any:
     resource = _resource(call)
     return wire.keys(search.keys(call.ctx, resource=resource), resource)
@@ -233,6 +304,84 @@ def names(call: EngineCall) -> Any:
         use_description=wire.flag(call.query.get("use_description")),
     )
     return wire.names(found)
+
+
+# -- containers ------------------------------------------------------------------------------
+
+
+def _container_name(call: EngineCall) -> str:
+    name = (call.query.get("container_name") or "").strip()
+    if not name:
+        raise wire.SearchInputError(wire.CONTAINER_NAME_REQUIRED)
+    return name
+
+
+def _optional_query(call: EngineCall) -> search.Query | None:
+    """The query a container route may carry in its body; none, or no filters, is all."""
+    body = call.json_body()
+    if body is None:
+        return None
+    parsed = wire.query_details(body, required=False)
+    if not parsed["and_filters"] and not any(parsed["or_filters"]):
+        return None
+    return _query(parsed)
+
+
+def container_images(call: EngineCall) -> Any:
+    found = search.container_images(
+        call.ctx,
+        name=(call.query.get("container_name") or "").strip() or None,
+        container_type=wire.container_type_param(call.query.get("container_type")),
+    )
+    return wire.container_images(found)
+
+
+def _container_buckets(
+    call: EngineCall, name: str, key: str | None, query: search.Query | None
+) -> Any:
+    resource = _resource(call)
+    found = search.container_buckets(
+        call.ctx, resource=resource, container_name=name, key=key, query=query
+    )
+    keyed = key is not None
+    if wire.flag(call.query.get("csv")):
+        filename = wire.container_csv_name(name, key)
+        return Response(
+            wire.container_buckets_csv(found, resource, keyed=keyed),
+            media_type="text/csv",
+            headers={**CORS, "Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return wire.container_buckets(found, resource, keyed=keyed)
+
+
+def _name_and_key(call: EngineCall) -> tuple[str, str]:
+    name = (call.query.get("container_name") or "").strip()
+    key = (call.query.get("key") or "").strip()
+    if not name or not key:
+        raise wire.SearchInputError(wire.CONTAINER_NAME_AND_KEY)
+    return name, key
+
+
+def container_keys(call: EngineCall) -> Any:
+    return _container_buckets(call, _container_name(call), None, None)
+
+
+def container_key_values(call: EngineCall) -> Any:
+    name, key = _name_and_key(call)
+    return _container_buckets(call, name, key, None)
+
+
+def container_filter_key_values(call: EngineCall) -> Any:
+    name, key = _name_and_key(call)
+    return _container_buckets(call, name, key, _optional_query(call))
+
+
+def sub_container_images(call: EngineCall) -> Any:
+    name = _container_name(call)
+    found = search.sub_containers(call.ctx, container_name=name, query=_optional_query(call))
+    if found is None:
+        raise wire.SearchInputError(wire.container_not_found(name))
+    return wire.sub_containers(found[1])
 
 
 def gateway_search(call: GatewayCall) -> Any:
@@ -257,13 +406,31 @@ def gateway_search(call: GatewayCall) -> Any:
 
 _ENGINE_ROUTES: list[Route] = [
     Route(f"{PREFIX}/", root),
+    Route(f"{PREFIX}/data_sources/", data_sources),
+    Route(f"{PREFIX}/data_resources/", data_sources),  # the engine's earlier name
     Route(f"{PREFIX}/submitquery/", engine(submit_query), methods=["POST"]),
+    Route(f"{PREFIX}/submitquery/containers/", engine(submit_query_containers), methods=["POST"]),
+    Route(f"{PREFIX}/container_images/", engine(container_images)),
+    Route(f"{PREFIX}/sub_container_images/", engine(sub_container_images), methods=["POST"]),
     Route(f"{PREFIX}/{{res}}/search/", engine(search_get)),
     Route(f"{PREFIX}/{{res}}/searchannotation/", engine(search_annotation), methods=["POST"]),
+    Route(
+        f"{PREFIX}/{{res}}/searchannotation_page/",
+        engine(search_annotation_page),
+        methods=["POST"],
+    ),
     Route(f"{PREFIX}/{{res}}/searchvaluesusingkey/", engine(values_using_key)),
     Route(f"{PREFIX}/{{res}}/searchvalues/", engine(search_values)),
     Route(f"{PREFIX}/{{res}}/keys/", engine(keys)),
+    Route(f"{PREFIX}/{{res}}/getannotationvalueskey/", engine(annotation_values_key)),
     Route(f"{PREFIX}/{{res}}/names/", engine(names)),
+    Route(f"{PREFIX}/{{res}}/container_keys/", engine(container_keys)),
+    Route(f"{PREFIX}/{{res}}/container_keyvalues/", engine(container_key_values)),
+    Route(
+        f"{PREFIX}/{{res}}/container_filterkeyvalues/",
+        engine(container_filter_key_values),
+        methods=["POST"],
+    ),
 ]
 
 
