@@ -34,16 +34,18 @@ from pyomero.store.search import (
     Filter,
     Query,
     _counted_buckets,
-    container_buckets,
-    container_images,
     documents,
     keys,
-    random_hits,
     scanned_buckets,
     search,
-    sub_containers,
     value_buckets,
     value_search,
+)
+from pyomero.store.search_containers import (
+    container_buckets,
+    container_images,
+    random_hits,
+    sub_containers,
 )
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pyomero.services.accounts import Context
 from pyomero.store import search as store
+from pyomero.store import search_containers
 from pyomero.store.listing import ImageRow
 from pyomero.store.search import (
-    CONTAINER_TYPES,
     OPERATORS,
     PAGE_SIZE,
     RESOURCES,
@@ -18,13 +18,11 @@ from pyomero.store.search import (
     Container,
     Document,
     Filter,
-    KeyBuckets,
-    Named,
     Page,
     Query,
-    SubContainer,
     TextHits,
 )
+from pyomero.store.search_containers import CONTAINER_TYPES, KeyBuckets, Named, SubContainer
 
 __all__ = [
     "CONTAINER_TYPES",
@@ -63,7 +61,7 @@ def search(ctx: Context, *, resource: str, query: Query, bookmark: int | None = 
 
 def random_search(ctx: Context, *, resource: str, query: Query, count: int) -> Page:
     with ctx.instance.db.read() as conn:
-        return store.random_hits(conn, ctx.actor, resource, query, count)
+        return search_containers.random_hits(conn, ctx.actor, resource, query, count)
 
 
 def containers(ctx: Context, *, query: Query) -> list[Container]:
@@ -110,7 +108,9 @@ def container_images(
     ctx: Context, *, name: str | None = None, container_type: str | None = None
 ) -> list[Container]:
     with ctx.instance.db.read() as conn:
-        return store.container_images(conn, ctx.actor, needle=name, container_type=container_type)
+        return search_containers.container_images(
+            conn, ctx.actor, needle=name, container_type=container_type
+        )
 
 
 def container_buckets(
@@ -122,7 +122,7 @@ def container_buckets(
     query: Query | None = None,
 ) -> list[KeyBuckets]:
     with ctx.instance.db.read() as conn:
-        return store.container_buckets(
+        return search_containers.container_buckets(
             conn, ctx.actor, resource, container_name, key=key, query=query
         )
 
@@ -131,4 +131,4 @@ def sub_containers(
     ctx: Context, *, container_name: str, query: Query | None = None
 ) -> tuple[Named, list[SubContainer]] | None:
     with ctx.instance.db.read() as conn:
-        return store.sub_containers(conn, ctx.actor, container_name, query=query)
+        return search_containers.sub_containers(conn, ctx.actor, container_name, query=query)
