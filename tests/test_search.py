@@ -34,6 +34,7 @@ from pyomero.store.search import (
     Filter,
     Query,
     _counted_buckets,
+    _readable_pairs,
     documents,
     keys,
     scanned_buckets,
@@ -576,3 +577,32 @@ def test_sub_containers(studies):
         assert sub_containers(conn, alice, "secret") is None  # bob's project stays hidden
         _, bobs = sub_containers(conn, bob, "secret")
         assert [(s.name, s.images) for s in bobs] == [("SD", 1)]
+
+
+def test_keys_come_from_the_counts_and_long_values(lab):
+    """``keys``: read from the count table, plus keys whose values are too long for it, as
+    the readable pairs themselves would give them; case kept, private keys hidden."""
+    inst = lab["instance"]
+    alice = actor(inst, lab["alice"], lab["gid"])
+    bob = actor(inst, lab["bob"], lab["sid"])
+    annotate(inst, lab["alice"].id, lab["gid"], "image", lab["images"][3],
+             [("Long Only", "x" * 300), ("organism", "Mus musculus")])  # fmt: skip
+    annotate(
+        inst, lab["bob"].id, lab["sid"], "image", lab["hidden"][0], [("Hidden Long", "y" * 300)]
+    )
+    with inst.db.read() as conn:
+        for who in (alice, bob):
+            joined, where, _link = _readable_pairs(who, "image")
+            scanned = sorted(
+                set(
+                    conn.scalars(
+                        select(schema.annotation_mapvalue.c.name).select_from(joined).where(*where)
+                    )
+                )
+            )
+            assert keys(conn, who, "image") == scanned
+        assert "Long Only" in keys(conn, alice, "image") and "organism" in keys(
+            conn, alice, "image"
+        )
+        assert "Hidden Long" not in keys(conn, alice, "image")
+        assert keys(conn, bob, "image") == ["Gene Symbol", "Hidden Long", "Secret"]

@@ -689,10 +689,37 @@ def value_search(
 
 
 def keys(conn: Connection, actor: Actor, resource: str) -> list[str]:
-    """The distinct keys of the readable pairs on readable ``resource`` objects."""
-    joined, where, _link = _readable_pairs(actor, resource)
-    statement = select(mv.c.name).distinct().select_from(joined).where(*where).order_by(mv.c.name)
-    return list(conn.scalars(statement))
+    """The distinct keys of the readable pairs on readable ``resource`` objects.
+
+    Read from ``annotation_mapvalue_count`` (its rows hold the original key), which holds
+    every pair whose value fits it; only keys that have longer values are also looked for
+    among the pairs themselves, through the B-tree on the lower-cased key.
+    """
+    c = _counts.c
+    sides = [_Details(c[f"{side}_group"], c[f"{side}_owner"]) for side in ("parent", "link", "ann")]
+    found = set(
+        conn.scalars(
+            select(c.name)
+            .distinct()
+            .where(c.resource == resource, c.objects > 0, *(readable(actor, d) for d in sides))
+        )
+    )
+    long_keys = list(
+        conn.scalars(
+            select(_keys.c.name_lower).where(_keys.c.resource == resource, _keys.c.long_values > 0)
+        )
+    )
+    if long_keys:
+        joined, where, _link = _readable_pairs(actor, resource)
+        found |= set(
+            conn.scalars(
+                select(mv.c.name)
+                .distinct()
+                .select_from(joined)
+                .where(func.lower(mv.c.name).in_(long_keys), *where)
+            )
+        )
+    return sorted(found)
 
 
 def container_names(
