@@ -382,9 +382,24 @@ def test_value_counts_stay_exact_through_writes_and_deletes(lab):
     assert counted == pairs
 
 
-def test_repeated_keys_and_long_values_fall_back_to_the_scan(lab):
-    """An object holding a key twice, or a value too long to count: the counts step aside
-    and the scan answers, still exact."""
+def test_several_values_of_a_key_stay_counted(lab):
+    """An object holding a key with two values counts once in each bucket, and the total is
+    the sum of the buckets (the IDR's): the counts answer, and agree with the scan."""
+    inst, im = lab["instance"], lab["images"]
+    uid, gid = lab["alice"].id, lab["gid"]
+    alice = actor(inst, lab["alice"], gid)
+    annotate(inst, uid, gid, "image", im[2], [("Gene Symbol", "ECT2"), ("Gene Symbol", "ade8")])
+    counted, scanned = _buckets(inst, alice, "Gene Symbol")
+    assert counted is not None and counted == scanned
+    assert scanned == (
+        {("Gene Symbol", "ade8", 3), ("Gene Symbol", "cdc42", 1), ("Gene Symbol", "ect2", 1)},
+        5,
+    )
+
+
+def test_repeated_pairs_and_long_values_fall_back_to_the_scan(lab):
+    """An object holding the same key and value twice, or a value too long to count: the
+    counts step aside and the scan answers, still exact."""
     inst, im = lab["instance"], lab["images"]
     uid, gid = lab["alice"].id, lab["gid"]
     alice = actor(inst, lab["alice"], gid)
@@ -406,9 +421,9 @@ def test_value_counts_of_data_written_before_the_migration(lab):
     inst, im = lab["instance"], lab["images"]
     uid, gid = lab["alice"].id, lab["gid"]
     alice = actor(inst, lab["alice"], gid)
-    annotate(inst, uid, gid, "image", im[3], [("Organism", "Homo sapiens")])  # im[3] had one
+    annotate(inst, uid, gid, "image", im[3], [("Organism", "mus MUSCULUS")])  # im[3] had it
     before = {key: _buckets(inst, alice, key) for key in ("Gene Symbol", "Organism")}
-    assert before["Organism"][0] is None  # repeated: the scan answers
+    assert before["Organism"][0] is None  # the same pair twice: the scan answers
     config = alembic_config(inst.db)
     command.downgrade(config, "0004")
     command.upgrade(config, "head")

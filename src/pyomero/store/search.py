@@ -594,8 +594,8 @@ def _counted_buckets(
     conn: Connection, actor: Actor, resource: str, key: str
 ) -> tuple[list[Bucket], int] | None:
     """The buckets summed from ``annotation_mapvalue_count`` (migration 0005), or None when
-    that table cannot answer exactly: an object holds the key twice, or a value is too long
-    to be counted."""
+    that table cannot answer exactly: an object holds the same key and value twice, or a
+    value is too long to be counted."""
     lowered = func.lower(literal(key))
     state = conn.execute(
         select(_keys.c.long_values, _keys.c.repeated).where(
@@ -628,11 +628,13 @@ def _counted_buckets(
 def value_buckets(
     conn: Connection, actor: Actor, resource: str, key: str
 ) -> tuple[list[Bucket], int]:
-    """``searchvaluesusingkey``: each lower-cased value of ``key`` with its object count,
-    and the number of objects that have the key at all.
+    """``searchvaluesusingkey``: each lower-cased value of ``key`` with the number of
+    objects carrying it, and the total, which is the sum of the buckets as the IDR's
+    ``prepare_search_results_buckets`` sums them (an object with two values counts in both).
 
-    Summed from the per-value counts when they answer exactly (each object holds the key
-    once: the sum of triples is then the number of objects), else counted over the pairs.
+    Summed from the per-value counts when they answer exactly (no object holds the same key
+    and value twice: the sum of triples is then the number of objects), else counted over
+    the pairs.
     """
     counted = _counted_buckets(conn, actor, resource_table(resource).name, key)
     if counted is None:
@@ -658,12 +660,9 @@ def scanned_buckets(
         .group_by(lowered)
     )
     buckets = [Bucket(k, v, n) for k, v, n in rows]
-    total = conn.scalar(
-        select(func.count(distinct(link.c.parent))).select_from(joined).where(*where)
-    )
     # The IDR's order: shortest values first, then the fullest buckets, then by value.
     buckets.sort(key=lambda b: (len(b.value), -b.count, b.value))
-    return buckets, total or 0
+    return buckets, sum(b.count for b in buckets)
 
 
 def value_search(

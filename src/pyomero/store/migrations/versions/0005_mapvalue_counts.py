@@ -13,11 +13,13 @@ some hundred thousand rows instead of millions, with the read policy still compi
 SQL. Triggers keep the counts in the same transaction as the write, so they are exact and
 current the moment it commits.
 
-The sum counts triples, the answer counts distinct objects: they agree while no object holds
-the key twice and every value fits the table (at most ``LIMIT`` characters).
-``annotation_mapvalue_key`` counts per key the long values and the times a pair was added to
-an object that already had the key (``repeated``, never decreased, so it errs on the safe
-side); a key with either is answered by the exact scan instead.
+The sum counts triples, a bucket counts distinct objects: they agree while no object holds
+the same key and value twice and every value fits the table (at most ``LIMIT`` characters).
+An object holding the key with several values is counted once in each of their buckets, which
+is right (the IDR's total is the sum of its buckets, too). ``annotation_mapvalue_key`` counts
+per key the long values and the times a pair was added to an object that already had the same
+key and value (``repeated``, never decreased, so it errs on the safe side); a key with either
+is answered by the exact scan instead.
 
 Deletes: the triggers join the link, the pair, the annotation and the object, so a triple is
 counted off by whichever of its rows goes first: a pair or a link after it is deleted, an
@@ -60,26 +62,31 @@ def _tables(sqlite: bool) -> list[str]:
     ]
 
 
-def _repeated(resource: str, parent: str, name: str, annotation_id: str, index: str) -> str:
-    """1 if the object already holds another pair with this key (through any link)."""
+def _repeated(
+    resource: str, parent: str, name: str, value: str, annotation_id: str, index: str
+) -> str:
+    """1 if the object already holds another pair with this key and value (any link)."""
     return (
         f"CASE WHEN EXISTS (SELECT 1 FROM {resource}annotationlink l2"
         " JOIN annotation_mapvalue m2 ON m2.annotation_id = l2.child"
         # m2.name || '': keep the planners off the (lower(name), value) index, whose range
         # for a common key is every pair; the object's few pairs are the way in
         f" WHERE l2.parent = {parent} AND lower(m2.name || '') = lower({name})"
+        f" AND lower(m2.value || '') = lower({value})"
         f' AND NOT (m2.annotation_id = {annotation_id} AND m2."index" = {index}))'
         " THEN 1 ELSE 0 END"
     )
 
 
-def _repeated_pg(resource: str, parent: str, name: str, annotation_id: str, index: str) -> str:
+def _repeated_pg(
+    resource: str, parent: str, name: str, value: str, annotation_id: str, index: str
+) -> str:
     """:func:`_repeated` for PostgreSQL, its plan pinned: the object's links, then their
     pairs (a LATERAL with OFFSET 0 is never flattened), whatever the statistics say."""
     return (
         f"CASE WHEN EXISTS (SELECT 1 FROM {resource}annotationlink l2 CROSS JOIN LATERAL"
         " (SELECT 1 FROM annotation_mapvalue m2 WHERE m2.annotation_id = l2.child"
-        f" AND lower(m2.name || '') = lower({name})"
+        f" AND lower(m2.name || '') = lower({name}) AND lower(m2.value || '') = lower({value})"
         f' AND NOT (m2.annotation_id = {annotation_id} AND m2."index" = {index}) OFFSET 0) x'
         f" WHERE l2.parent = {parent}) THEN 1 ELSE 0 END"
     )
@@ -90,7 +97,7 @@ def _pair_event(resource: str, ref: str, inserted: bool, rows: bool = False) -> 
     every row of the transition table ``ref`` (PostgreSQL, ``rows``)."""
     if rows:
         repeated = (
-            _repeated_pg(resource, "l.parent", "r.name", "r.annotation_id", 'r."index"')
+            _repeated_pg(resource, "l.parent", "r.name", "r.value", "r.annotation_id", 'r."index"')
             if inserted
             else "0"
         )
@@ -106,7 +113,14 @@ def _pair_event(resource: str, ref: str, inserted: bool, rows: bool = False) -> 
             f" FROM {resource} p WHERE p.id = l.parent OFFSET 0) p"
         )
     repeated = (
-        _repeated(resource, "l.parent", f"{ref}.name", f"{ref}.annotation_id", f'{ref}."index"')
+        _repeated(
+            resource,
+            "l.parent",
+            f"{ref}.name",
+            f"{ref}.value",
+            f"{ref}.annotation_id",
+            f'{ref}."index"',
+        )
         if inserted
         else "0"
     )
@@ -124,7 +138,7 @@ def _link_event(resource: str, ref: str, inserted: bool, rows: bool = False) -> 
     or of every row of the transition table ``ref`` (PostgreSQL, ``rows``)."""
     if rows:
         repeated = (
-            _repeated_pg(resource, "r.parent", "m.name", "m.annotation_id", 'm."index"')
+            _repeated_pg(resource, "r.parent", "m.name", "m.value", "m.annotation_id", 'm."index"')
             if inserted
             else "0"
         )
@@ -141,7 +155,7 @@ def _link_event(resource: str, ref: str, inserted: bool, rows: bool = False) -> 
             f" FROM {resource} p WHERE p.id = r.parent OFFSET 0) p"
         )
     repeated = (
-        _repeated(resource, f"{ref}.parent", "m.name", "m.annotation_id", 'm."index"')
+        _repeated(resource, f"{ref}.parent", "m.name", "m.value", "m.annotation_id", 'm."index"')
         if inserted
         else "0"
     )
@@ -271,11 +285,12 @@ def _backfill(sqlite: bool) -> list[str]:
     statements = []
     for r in RESOURCES:
         statements += _apply(r, _all(r, "true"), 1, sqlite=True)  # no lock needed
-        # objects already holding a key twice: the key is answered by the exact scan
+        # objects already holding a key and value twice: the key is answered by the scan
         statements.append(
             f"UPDATE {KEYS} SET repeated = repeated + 1 WHERE resource = '{r}' AND name_lower IN"
             f" (SELECT lower(m.name) FROM {r}annotationlink l JOIN annotation_mapvalue m"
-            f" ON m.annotation_id = l.child GROUP BY l.parent, lower(m.name) HAVING count(*) > 1)"
+            " ON m.annotation_id = l.child GROUP BY l.parent, lower(m.name), lower(m.value)"
+            " HAVING count(*) > 1)"
         )
     return statements
 
