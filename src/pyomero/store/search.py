@@ -695,7 +695,9 @@ def keys(conn: Connection, actor: Actor, resource: str) -> list[str]:
     among the pairs themselves, through the B-tree on the lower-cased key.
     """
     c = _counts.c
-    sides = [_Details(c[f"{side}_group"], c[f"{side}_owner"]) for side in ("parent", "link", "ann")]
+    sides: list[Any] = [
+        _Details(c[f"{side}_group"], c[f"{side}_owner"]) for side in ("parent", "link", "ann")
+    ]
     found = set(
         conn.scalars(
             select(c.name)
