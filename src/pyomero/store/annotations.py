@@ -21,6 +21,7 @@ from pyomero.store.accounts import experimenter_from_row
 from pyomero.store.bulk import row_name
 from pyomero.store.db import inserted_id
 from pyomero.store.details import DetailsResolver
+from pyomero.store.pixels import StoredFile
 from pyomero.store.schema import (
     ANNOTATABLE,
     annotation,
@@ -46,16 +47,6 @@ PARENT_ORDER = ("project", "dataset", "image", "screen", "plate", "plateacquisit
 
 #: ``type=`` of ``webclient/api/annotations`` -> annotation discriminator.
 _TYPE_KINDS = {"tag": "Tag", "file": "File", "comment": "Comment", "map": "Map", "rating": "Long"}
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    id: int
-    name: str
-    path: str
-    size: int
-    mimetype: str | None
-    location: str
 
 
 @dataclass(frozen=True, slots=True)

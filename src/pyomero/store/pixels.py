@@ -403,6 +403,8 @@ def fileset_referenced(conn: Connection, template_prefix: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
+    """An OriginalFile on disk: a fileset's original or an attachment's file."""
+
     id: int
     name: str
     path: str
