@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from pyomero.errors import InvalidInput
 from pyomero.model.permissions import ROOT_USER_ID, SYSTEM_GROUP_ID
+from pyomero.model.plates import row_letters
 from pyomero.services.instance import Instance, init_instance
 from pyomero.services.seed import seed_demo
 from pyomero.store import bulk
@@ -309,8 +310,8 @@ def test_invalid_shape_kind(instance: Instance) -> None:
         bulk.insert_rois(conn, **WHO, image_id=None, rois=[{"shapes": [{"kind": "Circle"}]}])
 
 
-def test_row_name() -> None:
-    assert [bulk.row_name(i) for i in (0, 1, 25, 26, 27, 701, 702)] == [
+def test_row_letters() -> None:
+    assert [row_letters(i) for i in (0, 1, 25, 26, 27, 701, 702)] == [
         "A",
         "B",
         "Z",

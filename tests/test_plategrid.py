@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyomero.errors import InvalidInput
+from pyomero.model.plates import row_letters
 from pyomero.wire import plategrid as pg
 
 
@@ -26,7 +27,7 @@ from pyomero.wire import plategrid as pg
     ],
 )
 def test_letter_labels(index, label):
-    assert pg.letter_label(index) == label
+    assert row_letters(index) == label
     assert pg.row_label(index, None) == label
     assert pg.row_label(index, "letter") == label
     assert pg.column_label(index, "Letter") == label
@@ -41,7 +42,7 @@ def test_number_labels_are_integers():
 
 @given(st.integers(0, 20000), st.integers(0, 20000))
 def test_letter_labels_are_injective(a, b):
-    assert (pg.letter_label(a) == pg.letter_label(b)) == (a == b)
+    assert (row_letters(a) == row_letters(b)) == (a == b)
 
 
 def wells(rows: int, cols: int) -> list[tuple[int, int]]:

@@ -20,12 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyomero.errors import BadFile, InvalidInput
+from pyomero.model.plates import row_index, row_letters
 from pyomero.tables import query as tq
 from pyomero.tables.csv_populate import (
     columns_from_csv,
     detect_types,
-    row_index,
-    row_letters,
 )
 from pyomero.tables.storage import (
     SIZE_KEY,

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Row, and_, delete, exists, func, insert, or_,
 
 from pyomero.model.entities import Annotation, Experimenter
 from pyomero.model.permissions import Actor, Permissions
+from pyomero.model.plates import row_letters
 from pyomero.store.accounts import experimenter_from_row
-from pyomero.store.bulk import row_name
 from pyomero.store.db import inserted_id
 from pyomero.store.details import DetailsResolver
 from pyomero.store.pixels import StoredFile
@@ -148,8 +148,8 @@ def _parent_names(conn: Connection, kind: str, ids: list[int]) -> dict[int, str]
 
 
 def _well_label(r: Any) -> str:
-    rows = str(r.row + 1) if r.rownamingconvention == "number" else row_name(r.row)
-    cols = row_name(r.column) if r.columnnamingconvention == "letter" else str(r.column + 1)
+    rows = str(r.row + 1) if r.rownamingconvention == "number" else row_letters(r.row)
+    cols = row_letters(r.column) if r.columnnamingconvention == "letter" else str(r.column + 1)
     return f"{rows}{cols}"
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Table, func, insert, select, text
 
 from pyomero.errors import InvalidInput
 from pyomero.model.entities import SHAPE_KINDS
+from pyomero.model.plates import row_letters
 from pyomero.store.schema import (
     annotation,
     annotation_links,
@@ -506,16 +507,6 @@ def insert_images(
 # -- plates -------------------------------------------------------------------------------
 
 
-def row_name(index: int) -> str:
-    """A, B, ... Z, AA, AB...: the letter naming of a 0-based plate row."""
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(ord("A") + rest) + name
-    return name
-
-
 def insert_plate(
     conn: Connection,
     *,
@@ -589,7 +580,7 @@ def insert_plate(
         **who,
         images=(
             {
-                "name": f"{name} [Well {row_name(r)}{c + 1}, Field {f + 1}]"
+                "name": f"{name} [Well {row_letters(r)}{c + 1}, Field {f + 1}]"
                 + (f" (Run {k + 1})" if len(runs) > 1 else ""),
                 "pixels": image_pixels,
                 "channels": channels,

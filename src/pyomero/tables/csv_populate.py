@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyomero.errors import InvalidInput
+from pyomero.model.plates import row_index, row_letters
 from pyomero.tables.storage import Column
 
 HEADER_PREFIX = re.compile(r"^\s*#\s*header\s+", re.IGNORECASE)
@@ -124,23 +125,6 @@ class _Header:
     kind: str
     description: str
     source: int | None  # the CSV column it comes from; None for an added name/id column
-
-
-def row_index(letters: str) -> int:
-    """``A`` -> 0, ``Z`` -> 25, ``AA`` -> 26: plate row letters, case-insensitive."""
-    index = 0
-    for letter in letters.upper():
-        index = index * 26 + (ord(letter) - ord("A") + 1)
-    return index - 1
-
-
-def row_letters(index: int) -> str:
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(ord("A") + rest) + name
-    return name
 
 
 def read_csv(text: str) -> tuple[list[str] | None, list[str], list[list[str]]]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyomero.errors import InvalidInput
+from pyomero.model.plates import row_letters
 
 LAYOUTS = ("expand", "shrink", "trim")
 #: ``omero.web.plate_layout`` default.
@@ -27,31 +28,18 @@ THUMB_PREFIX = "/webgateway/render_thumbnail/"
 Label = str | int
 
 
-def letter_label(index: int) -> str:
-    """``_letterGridLabel``: bijective base 26, 0 -> A, 25 -> Z, 26 -> AA, 100 -> CW."""
-    if index < 0:
-        raise ValueError(f"grid index must be >= 0, got {index}")
-    label = chr(ord("A") + index % 26)
-    index //= 26
-    while index > 0:
-        index -= 1
-        label = chr(ord("A") + index % 26) + label
-        index //= 26
-    return label
-
-
 def row_label(index: int, convention: str | None) -> Label:
     """Rows are letters unless the plate's ``rowNamingConvention`` is ``number`` (any case);
     numbers are JSON integers from 1, as OMERO returns ``range(1, n + 1)``."""
     if convention is not None and convention.lower() == "number":
         return index + 1
-    return letter_label(index)
+    return row_letters(index)
 
 
 def column_label(index: int, convention: str | None) -> Label:
     """Columns are integers from 1 unless ``columnNamingConvention`` is ``letter`` (any case)."""
     if convention is not None and convention.lower() == "letter":
-        return letter_label(index)
+        return row_letters(index)
     return index + 1
 
 
