@@ -171,7 +171,11 @@ def open_table(ctx: Context, file_id: int) -> BulkTable:
 
 
 def _table_of(ctx: Context, conn: Connection, file_id: int) -> BulkTable:
-    row = store.table_file(conn, ctx.actor, file_id)
+    return _table_in(ctx, file_id, store.table_file(conn, ctx.actor, file_id))
+
+
+def _table_in(ctx: Context, file_id: int, row: Any) -> BulkTable:
+    """The table of a ``store.table_file`` row (None when unreadable)."""
     if row is None or row.mimetype != MIMETYPE:
         raise TableError(f"Table {file_id} not found")
     path = Path(row.location)
@@ -257,8 +261,9 @@ def export_table(ctx: Context, file_id: int, *, query: str = "*", batch: int = 1
     """OMERO.web's ``omero_table/<id>/csv/``: the whole table, or the rows a query matches,
     with no download limit (the rows are produced a batch at a time)."""
     with ctx.instance.db.read() as conn:
-        table = _table_of(ctx, conn, file_id)
-        name = store.table_file(conn, ctx.actor, file_id).name  # readable: _table_of checked
+        row = store.table_file(conn, ctx.actor, file_id)
+    table = _table_in(ctx, file_id, row)
+    name = row.name
     names = [c.name for c in table.columns]
     hits = (
         list(range(table.row_count))
